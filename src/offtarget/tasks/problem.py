@@ -1,0 +1,79 @@
+"""The records every task shares: a :class:`Problem`, a :class:`Verdict`, and the :class:`Task` protocol.
+
+A task turns a seed into problems and a completion into a verdict. Probes, rewards and the
+preflight all read verdicts, never raw text, so one strict verifier defines "correct" everywhere.
+
+    >>> from offtarget.tasks import get_task
+    >>> task = get_task("arithmetic")
+    >>> p = task.problems("test", 3, seed=0)[0]
+    >>> task.verify(p, "d 85<c>7").correct
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+SPLITS = ("train", "test", "ood")
+"""``train`` feeds training; ``test`` is held-out in distribution; ``ood`` is shifted."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One prompt with its reference answer.
+
+    ``slice`` names a sub-population inside a split (e.g. ``carries=2``) so probes can
+    report where a change happened, not only that it happened.
+    """
+
+    id: str
+    prompt: str
+    answer: str | None
+    """Reference answer; ``None`` when the right response is to abstain."""
+    split: str = "test"
+    slice: str = "all"
+    should_abstain: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Problem":
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a strict verifier concluded about one completion."""
+
+    answer: str | None
+    """The parsed final answer (normalised), or ``None`` if none could be parsed."""
+    correct: bool
+    abstained: bool
+    format: str
+    """Output-format label, e.g. ``direct``/``steps``/``reversed``, ``abstain`` or ``malformed``."""
+    confidence: float | None = None
+    """Stated confidence in [0, 1] when the completion carries a parseable one."""
+    steps_ok: bool | None = None
+    """For formats with intermediate steps: whether the steps are present and consistent."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A family of verifiable problems with a strict verifier."""
+
+    name: str
+    formats: tuple[str, ...]
+    """Every format label :meth:`verify` can return besides ``abstain`` and ``malformed``."""
+
+    def problems(self, split: str, n: int, seed: int = 0) -> list[Problem]:
+        """``n`` problems of ``split``, deterministic in ``seed``."""
+        ...
+
+    def verify(self, problem: Problem, completion: str) -> Verdict:
+        """Strictly verify one completion against ``problem``."""
+        ...
