@@ -1,0 +1,112 @@
+"""One report's verdicts: Holm across every comparison, the headline, and the routing table.
+
+A change is flagged only when its Holm-adjusted p is below alpha *and* its paired 95%
+interval excludes zero on that side (:func:`offtarget.stats.flag`), so auditing a checkpoint
+against itself flags nothing.
+
+    >>> finalize(probe_results, reference="base", alpha=0.05)
+"""
+
+from __future__ import annotations
+
+from offtarget.probes.base import ComparisonRow, ProbeResult
+from offtarget.stats import flag, holm
+
+
+def apply_holm(results: list[ProbeResult], alpha: float) -> None:
+    """Adjust p-values across every probe, metric, group and checkpoint of the report."""
+    rows: list[ComparisonRow] = [c for r in results for c in r.comparisons if c.higher_is_better is not None]
+    adjusted = holm([c.p_value for c in rows])
+    for c, a in zip(rows, adjusted):
+        c.p_adjusted = a
+        c.flag = flag(c.low, c.high, a, alpha, bool(c.higher_is_better))
+
+
+def headline(results: list[ProbeResult], checkpoints: list[str], reference: str) -> list[dict]:
+    """Per checkpoint: flagged target gains next to flagged off-target losses."""
+    out = []
+    for name in checkpoints:
+        if name == reference:
+            continue
+        rows = [c for r in results for c in r.comparisons if c.checkpoint == name]
+        gains = [c for c in rows if c.flag == "gain"]
+        losses = [c for c in rows if c.flag == "regression"]
+        out.append({
+            "checkpoint": name,
+            "reference": reference,
+            "target_gains": [_brief(c) for c in gains if c.target],
+            "target_losses": [_brief(c) for c in losses if c.target],
+            "offtarget_gains": [_brief(c) for c in gains if not c.target],
+            "offtarget_losses": [_brief(c) for c in losses if not c.target],
+            "tests": len(rows),
+            "summary": _sentence(name, reference, gains, losses),
+        })
+    return out
+
+
+def _brief(c: ComparisonRow) -> dict:
+    return {"probe": c.probe, "metric": c.metric, "group": c.group, "diff": c.diff, "low": c.low,
+            "high": c.high, "p_adjusted": c.p_adjusted, "reference_value": c.reference_value, "value": c.value}
+
+
+def _sentence(name: str, reference: str, gains: list[ComparisonRow], losses: list[ComparisonRow]) -> str:
+    tg = sum(c.target for c in gains)
+    ol = sum(not c.target for c in losses)
+    tl = sum(c.target for c in losses)
+    og = sum(not c.target for c in gains)
+    if not gains and not losses:
+        return f"{name} vs {reference}: no significant difference on any metric."
+    parts = [f"{tg} target gain(s)", f"{tl} target loss(es)", f"{og} off-target gain(s)", f"{ol} off-target loss(es)"]
+    verdict = ""
+    if tg and ol:
+        verdict = " It improved on target and regressed off target: check the losses before shipping."
+    elif ol and not tg:
+        verdict = " It regressed off target without a target gain."
+    return f"{name} vs {reference}: " + ", ".join(parts) + "." + verdict
+
+
+ROUTING_METRIC = {"answerable": "accuracy", "unanswerable": "abstention_recall"}
+
+
+def routing(results: list[ProbeResult], checkpoints: list[str], reference: str) -> list[dict]:
+    """For each group, which checkpoint to send its traffic to, and why.
+
+    Rule: route to the checkpoint with the largest significant gain over the reference on
+    the group's deciding metric (accuracy; abstention recall for unanswerable slices) that
+    has no significant regression on any other metric of that group; otherwise keep the
+    reference, which is the safe default when the evidence is not there.
+    """
+    comps = [c for r in results for c in r.comparisons]
+    metric_rows = [m for r in results for m in r.metrics]
+    group_names = list(dict.fromkeys(m.group for m in metric_rows))
+    out = []
+    for g in group_names:
+        metric = ROUTING_METRIC["unanswerable"] if g.endswith("/unanswerable") else ROUTING_METRIC["answerable"]
+        candidates = [c for c in comps if c.group == g and c.metric == metric]
+        if not candidates:
+            continue
+        best, why = reference, None
+        for c in sorted(candidates, key=lambda c: -(c.diff or 0)):
+            regressions = [x for x in comps if x.group == g and x.checkpoint == c.checkpoint and x.flag == "regression"]
+            if c.flag == "gain" and not regressions:
+                best = c.checkpoint
+                why = f"{metric} {_fmt(c.diff)} [{_fmt(c.low)}, {_fmt(c.high)}] over {reference}, no regression here"
+                break
+        if why is None:
+            top = max(candidates, key=lambda c: c.diff or 0)
+            regress = [x for x in comps if x.group == g and x.flag == "regression"]
+            why = (f"no checkpoint beats {reference} significantly on {metric} without a regression here "
+                   f"(best: {top.checkpoint} {_fmt(top.diff)} [{_fmt(top.low)}, {_fmt(top.high)}])")
+            if regress:
+                why += f"; {len(regress)} regression(s) flagged"
+        out.append({"group": g, "route_to": best, "metric": metric, "why": why})
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.3f}"
+
+
+def finalize(results: list[ProbeResult], checkpoints: list[str], reference: str, alpha: float) -> dict:
+    apply_holm(results, alpha)
+    return {"headline": headline(results, checkpoints, reference), "routing": routing(results, checkpoints, reference)}

@@ -1,0 +1,79 @@
+"""What an audit compares and how it samples; the same fields are CLI flags and YAML keys.
+
+    offtarget audit --model base=PATH --model rl=PATH --suite arithmetic --samples 16 --out runs/x
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from offtarget.errors import OfftargetError
+
+
+@dataclass
+class AuditConfig:
+    """One audit run."""
+
+    models: dict[str, str] = field(default_factory=dict)
+    """Checkpoint name → directory. The first is the reference unless ``reference`` is set."""
+    reference: str | None = None
+    """Name of the checkpoint every other one is compared against (default: the first)."""
+    suite: str = "arithmetic"
+    """A built-in suite name or a JSONL task file."""
+    out: str = "runs/audit"
+    """Run directory: generations, results.json and the reports."""
+    problems: int = 200
+    """Problems per split (``test`` and ``ood``); unanswerable items are a share of them."""
+    splits: tuple[str, ...] = ("test", "ood")
+    samples: int = 16
+    """Samples per problem at ``temperature``; pass@k is reported for every k ≤ samples."""
+    temperature: float = 1.0
+    """T = 1 samples the model's own distribution, which calibration and entropy probes need."""
+    top_p: float = 1.0
+    max_new_tokens: int = 32
+    greedy: bool = True
+    """Also decode greedily once per problem (what a deployment at T = 0 would answer)."""
+    chat_template: bool = True
+    """Render prompts through the tokenizer's chat template when the checkpoint has one."""
+    probes: tuple[str, ...] = ("all",)
+    seed: int = 0
+    bootstrap: int = 1000
+    """Bootstrap resamples for every interval."""
+    alpha: float = 0.05
+    """Family-wise error rate of the Holm-corrected regression/gain flags."""
+    batch_sequences: int = 256
+    """Sequences per generate call; lower it if a GPU runs out of memory."""
+    device: str = "auto"
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+
+    @property
+    def reference_name(self) -> str:
+        return self.reference or next(iter(self.models))
+
+    def validate(self) -> None:
+        if not self.models:
+            raise OfftargetError("no checkpoints: pass --model NAME=PATH at least once")
+        if self.reference and self.reference not in self.models:
+            raise OfftargetError(f"--reference {self.reference!r} is not one of the --model names {list(self.models)}")
+        if self.samples < 1 or self.problems < 1:
+            raise OfftargetError("--samples and --problems must be at least 1")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides) -> "AuditConfig":
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise OfftargetError(f"{path}: cannot read audit config ({exc})")
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise OfftargetError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(known)}")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        for k in ("splits", "probes"):
+            if k in data and isinstance(data[k], list):
+                data[k] = tuple(data[k])
+        return cls(**data)

@@ -1,0 +1,126 @@
+"""Run an audit end to end: problems → store → evidence → probes → verdicts → results.json.
+
+    offtarget audit --model base=lab_cache/models/base --model sft=lab_cache/models/sft --out runs/demo
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from offtarget import __version__
+from offtarget.audit.compare import finalize
+from offtarget.audit.config import AuditConfig
+from offtarget.audit.evidence import collect
+from offtarget.errors import OfftargetError
+from offtarget.models.loading import describe
+from offtarget.probes import ProbeResult, select
+from offtarget.probes.context import AuditContext
+from offtarget.report.results import write_results
+from offtarget.store import GenerationStore
+from offtarget.tasks import get_task
+
+
+def progress_bar(console=None) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, transient=False,
+    )
+
+
+def audit_problems(cfg: AuditConfig, task):
+    problems = []
+    for split in cfg.splits:
+        problems += task.problems(split, cfg.problems, seed=cfg.seed)
+    if not problems:
+        raise OfftargetError(f"suite {cfg.suite!r} has no problems in splits {list(cfg.splits)}")
+    return problems
+
+
+def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
+    """Sample what is missing, run the selected probes, write ``results.json``; return the results."""
+    from pathlib import Path
+
+    cfg.validate()
+    probes = select(cfg.probes)
+    task = get_task(cfg.suite)
+    problems = audit_problems(cfg, task)
+    out = Path(cfg.out)
+    store = GenerationStore(out / "generations.sqlite")
+    t0 = time.time()
+    try:
+        with progress_bar(console) as progress:
+            evidences = collect(cfg, task, problems, store, progress)
+    finally:
+        store.close()
+    ref = cfg.reference_name
+    evidences = {ref: evidences[ref], **{k: v for k, v in evidences.items() if k != ref}}
+    sampling_seconds = time.time() - t0
+    ctx = AuditContext(cfg, task, evidences)
+    results: list[ProbeResult] = []
+    for info in probes:
+        t1 = time.time()
+        try:
+            r = info.run(ctx)
+        except OfftargetError as exc:
+            r = ProbeResult(info.name, "", "", error=str(exc))
+        r.seconds = time.time() - t1
+        results.append(r)
+        if console:
+            console.print(f"[dim]probe {info.name}: {r.seconds:.1f}s{' — ' + r.error if r.error else ''}[/dim]")
+    ctx.release()
+    verdicts = finalize(results, list(evidences), ref, cfg.alpha)
+    data = {
+        "kind": kind,
+        "offtarget_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        "platform": platform.platform(),
+        "config": asdict(cfg),
+        "task": getattr(task, "name", cfg.suite),
+        "reference": ref,
+        "checkpoints": [
+            {"name": ev.name, "path": ev.path, "fingerprint": ev.fingerprint, **_describe(ev.path),
+             "generated": ev.generated, "sampling_seconds": round(ev.seconds, 2),
+             "n_problems": len(ev.problems), "n_samples": ev.n_samples}
+            for ev in evidences.values()
+        ],
+        "costs": {"sampling_seconds": round(sampling_seconds, 2),
+                  **{f"probe:{r.probe}": round(r.seconds, 3) for r in results}},
+        "probes": [r.to_dict() for r in results],
+        "examples": _examples(evidences),
+        **verdicts,
+    }
+    write_results(out / "results.json", data)
+    return data
+
+
+def _describe(path: str) -> dict:
+    try:
+        return describe(path)
+    except (OSError, ValueError):
+        return {}
+
+
+def _examples(evidences, per_group: int = 3) -> dict:
+    """A few raw completions per checkpoint and split for the report (escaped when rendered)."""
+    out = {}
+    for name, ev in evidences.items():
+        rows = []
+        seen: dict[str, int] = {}
+        for p, samples, verdicts in zip(ev.problems, ev.samples, ev.verdicts):
+            key = f"{p.split}/{p.slice}"
+            if seen.get(key, 0) >= per_group:
+                continue
+            seen[key] = seen.get(key, 0) + 1
+            s, v = samples[0], verdicts[0]
+            rows.append({"problem": p.id, "group": key, "prompt": p.prompt, "answer": p.answer,
+                         "completion": s.text, "correct": v.correct, "format": v.format,
+                         "confidence": v.confidence, "abstained": v.abstained})
+        out[name] = rows
+    return out

@@ -1,0 +1,218 @@
+"""The probe contract: metrics declared once, estimated per checkpoint and group, compared paired.
+
+A probe declares :class:`MetricSpec` s — what per-problem arrays a metric reads from the
+:class:`~offtarget.audit.evidence.Evidence` and the statistic over them — and
+:func:`evaluate` turns them into numbers with 95% intervals (bootstrap over problems) for every
+checkpoint and group, plus a paired comparison of each checkpoint against the reference on
+the same problems. Holm correction and flags happen once per report, across every probe, in
+:mod:`offtarget.audit.compare`.
+
+Groups: each split (``test`` is in distribution, ``ood`` is shifted) and each ``split/slice``.
+A metric only sees the rows it applies to (``answerable``, ``unanswerable`` or ``all``).
+
+    >>> spec = MetricSpec("accuracy", "mean correctness over samples", True, target=True,
+    ...                   extract=lambda ev: (ev.correct,))
+    >>> rows, comparisons = evaluate("accuracy", [spec], evidences, "base", n_resamples=1000)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+from offtarget.stats import bootstrap, mcnemar, paired_bootstrap
+from offtarget.stats.bootstrap import batched_mean
+
+Z95 = float(norm.ppf(0.975))
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One number a probe reports."""
+
+    name: str
+    description: str
+    higher_is_better: bool | None
+    """``None`` for descriptive metrics that are never flagged (e.g. mean length)."""
+    target: bool = False
+    """True for the metric training optimises; only its in-distribution groups count as target."""
+    rows: str = "answerable"
+    """Which problems it applies to: ``answerable``, ``unanswerable`` or ``all``."""
+    extract: Callable[[Any], tuple[np.ndarray, ...]] | None = None
+    """Per-problem arrays (problems on axis 0) from one checkpoint's evidence."""
+    statistic: Callable[..., float] | None = None
+    """A number from those arrays; ``None`` means the mean of every entry (vectorised)."""
+    binary_greedy: bool = False
+    """Per-problem 0/1 outcome (greedy correctness): McNemar's exact test instead of bootstrap."""
+    min_problems: int = 5
+
+
+@dataclass
+class MetricRow:
+    """A metric of one checkpoint on one group, with its interval."""
+
+    probe: str
+    metric: str
+    checkpoint: str
+    group: str
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+    higher_is_better: bool | None
+    target: bool
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ComparisonRow:
+    """tuned − reference for one metric and group; ``flag`` is set after Holm correction."""
+
+    probe: str
+    metric: str
+    group: str
+    checkpoint: str
+    reference: str
+    reference_value: float | None
+    value: float | None
+    diff: float | None
+    low: float | None
+    high: float | None
+    p_value: float | None
+    n: int
+    test: str
+    higher_is_better: bool | None
+    target: bool
+    p_adjusted: float | None = None
+    flag: str = "none"
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ProbeResult:
+    """Everything one probe contributes to a report."""
+
+    probe: str
+    description: str
+    source: str
+    metrics: list[MetricRow] = field(default_factory=list)
+    comparisons: list[ComparisonRow] = field(default_factory=list)
+    plots: dict[str, Any] = field(default_factory=dict)
+    """JSON-able data the report draws (curves, histograms); keyed by plot name."""
+    extras: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "probe": self.probe, "description": self.description, "source": self.source,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "plots": self.plots, "extras": self.extras, "notes": self.notes,
+            "seconds": round(self.seconds, 3), "error": self.error,
+        }
+
+
+def groups(problems) -> dict[str, np.ndarray]:
+    """Row indices of every split and split/slice, in a stable order."""
+    out: dict[str, list[int]] = {}
+    for i, p in enumerate(problems):
+        out.setdefault(p.split, []).append(i)
+    for i, p in enumerate(problems):
+        out.setdefault(f"{p.split}/{p.slice}", []).append(i)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def applicable(problems, rows: str) -> np.ndarray:
+    mask = np.array([p.should_abstain for p in problems])
+    if rows == "answerable":
+        return ~mask
+    if rows == "unanswerable":
+        return mask
+    return np.ones(len(problems), dtype=bool)
+
+
+def is_target_group(spec: MetricSpec, group: str) -> bool:
+    return spec.target and group.split("/")[0] == "test"
+
+
+def normal_p(diff: float | None, low: float | None, high: float | None) -> float | None:
+    """Two-sided p for diff = 0 from the bootstrap standard error (interval width / 2·1.96).
+
+    Counting resamples beyond zero cannot give p below 1/(B+1), which no Holm family of
+    hundreds of tests can pass; the normal approximation keeps p continuous. Zero spread:
+    p = 1 when diff is 0, else 0.
+    """
+    if diff is None or low is None or high is None:
+        return None
+    se = (high - low) / (2 * Z95)
+    if se <= 0:
+        return 1.0 if diff == 0 else 0.0
+    return float(2 * norm.sf(abs(diff) / se))
+
+
+def _stat(spec: MetricSpec):
+    if spec.statistic is None:
+        return batched_mean, True
+    return spec.statistic, False
+
+
+def evaluate(
+    probe: str,
+    specs: list[MetricSpec],
+    evidences: dict[str, Any],
+    reference: str,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[list[MetricRow], list[ComparisonRow]]:
+    """Estimate every spec for every checkpoint and group; compare each checkpoint to the reference."""
+    ref_ev = evidences[reference]
+    problems = ref_ev.problems
+    metric_rows: list[MetricRow] = []
+    comparisons: list[ComparisonRow] = []
+    for spec in specs:
+        keep = applicable(problems, spec.rows)
+        arrays = {name: spec.extract(ev) for name, ev in evidences.items()}
+        statistic, vectorized = _stat(spec)
+        for group, idx in groups(problems).items():
+            idx = idx[keep[idx]]
+            if len(idx) < spec.min_problems:
+                continue
+            target = is_target_group(spec, group)
+            for name, arrs in arrays.items():
+                sub = [a[idx] for a in arrs]
+                est = bootstrap(statistic, *sub, n_resamples=n_resamples, seed=seed, vectorized=vectorized)
+                metric_rows.append(MetricRow(probe, spec.name, name, group, est.value, est.low, est.high,
+                                             est.n, spec.higher_is_better, target, est.reason))
+                if name == reference:
+                    continue
+                ref_sub = [a[idx] for a in arrays[reference]]
+                if spec.binary_greedy:
+                    d = mcnemar(ref_sub[0], sub[0], metric=spec.name, n_resamples=n_resamples, seed=seed)
+                    p = d.p_value
+                else:
+                    d = paired_bootstrap(tuple(ref_sub), tuple(sub), statistic, metric=spec.name,
+                                         n_resamples=n_resamples, seed=seed, vectorized=vectorized)
+                    p = normal_p(d.diff, d.low, d.high)
+                comparisons.append(ComparisonRow(
+                    probe, spec.name, group, name, reference, d.reference, d.tuned, d.diff, d.low, d.high,
+                    p, d.n, d.test if spec.binary_greedy else "paired_bootstrap_z", spec.higher_is_better,
+                    target, reason=d.reason,
+                ))
+    return metric_rows, comparisons
+
+
+def finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)

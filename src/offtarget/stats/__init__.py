@@ -1,0 +1,62 @@
+"""Statistics for honest checkpoint comparisons: pure numpy/scipy, no model code.
+
+One concept per module:
+
+- ``passk``       unbiased pass@k (Chen et al. 2021) and the k where the reference catches up
+- ``calibration`` Brier, Murphy decomposition, ECE, reliability diagram, AUROC
+- ``bootstrap``   percentile bootstrap over problems (clustered) and the ``Estimate`` record
+- ``paired``      paired bootstrap and McNemar for tuned - reference, the ``PairedDiff`` record
+- ``multiple``    Holm correction and the gain / regression / none flag rule
+- ``diversity``   distinct-n, distinct answers, Shannon entropy
+
+    >>> import numpy as np
+    >>> from offtarget.stats import paired_bootstrap, flag_family
+    >>> x = np.array([1, 0, 1, 1, 0, 1])
+    >>> flag_family([paired_bootstrap(x, x, metric="accuracy", n_resamples=100)])
+    [(1.0, 'none')]
+"""
+
+from offtarget.stats.bootstrap import Estimate, bootstrap, bootstrap_mean
+from offtarget.stats.calibration import (
+    Auroc,
+    MurphyDecomposition,
+    ReliabilityBin,
+    auroc,
+    brier_score,
+    expected_calibration_error,
+    murphy_decomposition,
+    reliability_diagram,
+)
+from offtarget.stats.diversity import distinct_answers, distinct_n, entropy, label_entropy
+from offtarget.stats.multiple import bonferroni_level, flag, flag_family, holm, min_resamples
+from offtarget.stats.paired import PairedDiff, mcnemar, paired_bootstrap
+from offtarget.stats.passk import crossover_k, pass_at_k, pass_at_k_curve
+
+__all__ = [
+    "Auroc",
+    "Estimate",
+    "MurphyDecomposition",
+    "PairedDiff",
+    "ReliabilityBin",
+    "auroc",
+    "bonferroni_level",
+    "bootstrap",
+    "bootstrap_mean",
+    "brier_score",
+    "crossover_k",
+    "distinct_answers",
+    "distinct_n",
+    "entropy",
+    "expected_calibration_error",
+    "flag",
+    "flag_family",
+    "holm",
+    "label_entropy",
+    "mcnemar",
+    "min_resamples",
+    "murphy_decomposition",
+    "paired_bootstrap",
+    "pass_at_k",
+    "pass_at_k_curve",
+    "reliability_diagram",
+]

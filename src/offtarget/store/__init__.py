@@ -1,0 +1,6 @@
+"""Run store: generations stored once, keyed by checkpoint, problem, sampling and index."""
+
+from offtarget.store.fill import fill, plan
+from offtarget.store.generations import SCHEMA_VERSION, GenerationStore, StoredSample
+
+__all__ = ["GenerationStore", "StoredSample", "SCHEMA_VERSION", "fill", "plan"]
