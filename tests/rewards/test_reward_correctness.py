@@ -77,3 +77,10 @@ def test_lenient_accepts_a_custom_check(task, call):
 def test_works_without_log_callbacks(task):
     fn = correctness_reward(task)
     assert fn(["27+58="], ["d 85"], answer=["85"]) == [1.0]
+
+
+def test_per_completion_columns_can_be_switched_off(task, call):
+    fn = correctness_reward(task)
+    fn.log_columns = False
+    got = call(fn, [ADD], ["d 85"])
+    assert not got.extras and got.metrics["correctness/correct"] == [1.0]

@@ -44,6 +44,11 @@ class AuditConfig:
     """Bootstrap resamples for every interval."""
     alpha: float = 0.05
     """Family-wise error rate of the Holm-corrected regression/gain flags."""
+    calibration_bins: int = 10
+    """Bins of the calibration probe's ECE, Murphy decomposition and reliability diagram (10 is the
+    RLCR convention; 15 is the other common choice)."""
+    calibration_binning: str = "uniform"
+    """``uniform`` (equal-width bins, RLCR) or ``quantile`` (equal-mass bins, Nixon et al. 2019)."""
     batch_sequences: int = 256
     """Sequences per generate call; lower it if a GPU runs out of memory."""
     device: str = "auto"
@@ -61,6 +66,11 @@ class AuditConfig:
             raise OfftargetError(f"--reference {self.reference!r} is not one of the --model names {list(self.models)}")
         if self.samples < 1 or self.problems < 1:
             raise OfftargetError("--samples and --problems must be at least 1")
+        if self.calibration_binning not in ("uniform", "quantile") or self.calibration_bins < 1:
+            raise OfftargetError(
+                f"calibration_binning {self.calibration_binning!r} / calibration_bins {self.calibration_bins}: "
+                "use 'uniform' or 'quantile' and at least 1 bin"
+            )
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> "AuditConfig":

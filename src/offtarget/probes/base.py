@@ -47,6 +47,9 @@ class MetricSpec:
     """Per-problem arrays (problems on axis 0) from one checkpoint's evidence."""
     statistic: Callable[..., float] | None = None
     """A number from those arrays; ``None`` means the mean of every entry (vectorised)."""
+    vectorized: bool = False
+    """``statistic`` takes arrays with a leading resample axis and returns one value per resample
+    (see :func:`offtarget.stats.bootstrap`); much faster than one call per resample."""
     binary_greedy: bool = False
     """Per-problem 0/1 outcome (greedy correctness): McNemar's exact test instead of bootstrap."""
     min_problems: int = 5
@@ -166,7 +169,7 @@ def normal_p(diff: float | None, low: float | None, high: float | None) -> float
 def _stat(spec: MetricSpec):
     if spec.statistic is None:
         return batched_mean, True
-    return spec.statistic, False
+    return spec.statistic, spec.vectorized
 
 
 def evaluate(

@@ -65,6 +65,8 @@ class VerdictReward:
         self.__name__ = name
         self.scorer = scorer
         self.task = resolve_task(task)
+        self.log_columns = True
+        """Also send per-completion diagnostics to TRL's completions table (``log_extra``)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.__name__!r}, task={getattr(self.task, 'name', self.task)!r})"
@@ -92,7 +94,7 @@ class VerdictReward:
             self.__name__,
             [s.diagnostics for s in scored],
             log_metric=kwargs.get("log_metric"),
-            log_extra=kwargs.get("log_extra"),
+            log_extra=kwargs.get("log_extra") if self.log_columns else None,
         )
         return [s.reward for s in scored]
 

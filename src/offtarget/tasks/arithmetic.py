@@ -182,6 +182,18 @@ class ArithmeticTask:
             return Verdict(answer, correct, False, fmt, confidence, steps_ok)
         return Verdict(None, False, False, "malformed", None)
 
+    def answer_span(self, problem: Problem, completion: str) -> tuple[int, int] | None:
+        """Character span of the final answer as written in ``completion`` (digits as emitted,
+        reversed ones included), or ``None`` when it states none; read by the likelihood
+        confidence of :mod:`offtarget.probes.calibration`."""
+        text = completion.strip()
+        offset = len(completion) - len(completion.lstrip())
+        for fmt, pattern in _GRAMMAR.items():
+            m = pattern.fullmatch(text)
+            if m is not None:
+                return None if fmt == "abstain" else (offset + m.start("ans"), offset + m.end("ans"))
+        return None
+
     def _steps_consistent(self, problem: Problem, cols: str) -> bool:
         if "a" not in problem.metadata:
             return False
