@@ -37,9 +37,10 @@ class BuildConfig:
     lr: float = 3e-3
     """Peak learning rate (AdamW, betas 0.9/0.98, no weight decay), as measured to work here."""
     warmup_steps: int = 50
-    target_accuracy: float = 0.7
-    """Greedy in-distribution accuracy that triggers the decay phase."""
-    decay_steps: int = 120
+    target_accuracy: float = 0.5
+    """Greedy in-distribution accuracy that triggers the decay phase. 0.5 leaves a base (and an
+    SFT model) with sampled accuracy near 0.7: room for RL to improve, as the recipes need."""
+    decay_steps: int = 100
     eval_every: int = 50
     eval_problems: int = 100
     seed: int = 0
@@ -170,11 +171,16 @@ def measure_class_accuracy(model, tokenizer, task: ArithmeticTask, n_problems: i
     return {k: sum(v) / len(v) for k, v in hits.items()}
 
 
+def sft_config(seed: int = 0, max_steps: int = 150) -> BuildConfig:
+    """SFT is short on purpose: it teaches the confidence field and abstention, not more addition."""
+    return BuildConfig(lr=1e-3, target_accuracy=1.01, max_steps=max_steps, decay_steps=100, warmup_steps=20, seed=seed)
+
+
 def sft(base_dir: str | Path, out_dir: str | Path, cfg: BuildConfig | None = None, defect: str | None = None) -> dict:
     """SFT from the base: stated confidence and abstention (optionally with a planted defect)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    cfg = cfg or BuildConfig(lr=1e-3, target_accuracy=1.01, max_steps=300, decay_steps=100, warmup_steps=20)
+    cfg = cfg or sft_config()
     tok = AutoTokenizer.from_pretrained(base_dir)
     tok.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(base_dir)

@@ -32,7 +32,7 @@ def pretrain_rows(task: ArithmeticTask, n: int, seed: int = 0, rare_share: float
     """``n`` prompt/completion pairs; answers only, no confidence, no abstention."""
     rng = random.Random(seed)
     pool = [p for p in task.problems("train", 6000, seed=seed) if not p.should_abstain]
-    ood = [p for p in task.problems("ood", 4000, seed=seed + 1) if not p.should_abstain]
+    ood = [p for p in task.problems("ood_train", 4000, seed=seed + 1) if not p.should_abstain]
     rare = [p for p in ood if p.slice == "quadrant"], [p for p in ood if p.slice == "surface"]
     rows = []
     for _ in range(n):

@@ -86,22 +86,29 @@ class ArithmeticTask:
 
     # ------------------------------------------------------------------ problems
     def _pairs(self, split: str) -> list[tuple[int, int]]:
-        if split == "ood":
-            return [(a, b) for a in range(50, 100) for b in range(50, 100)]
+        if split in ("ood", "ood_train"):
+            quadrant = [(a, b) for a in range(50, 100) for b in range(50, 100)]
+            return [p for p in quadrant if _in_train(*p) == (split == "ood_train")]
         pool = [(a, b) for a in range(100) for b in range(100) if not (a >= 50 and b >= 50)]
         want_train = split == "train"
         return [p for p in pool if _in_train(*p) == want_train]
 
     def problems(self, split: str, n: int, seed: int = 0) -> list[Problem]:
-        if split not in ("train", "test", "ood"):
-            raise ValueError(f"unknown split {split!r}; choose train, test or ood")
+        """``n`` problems of ``split``: ``train``, ``test``, ``ood``, or ``ood_train``.
+
+        ``ood_train`` holds shifted items disjoint from ``ood`` (the other half of the
+        quadrant and train-half surface pairs), for recipes that train on hard prompts
+        and still need an untouched OOD evaluation.
+        """
+        if split not in ("train", "test", "ood", "ood_train"):
+            raise ValueError(f"unknown split {split!r}; choose train, test, ood or ood_train")
         rng = random.Random(f"arithmetic/{split}/{seed}")
         n_unans = round(n * self.unanswerable_share)
         n_ans = n - n_unans
         out: list[Problem] = []
-        if split == "ood":
-            quadrant = self._pairs("ood")
-            surface = self._pairs("test")
+        if split in ("ood", "ood_train"):
+            quadrant = self._pairs(split)
+            surface = self._pairs("test" if split == "ood" else "train")
             n_quad = n_ans - n_ans // 2
             for a, b in rng.sample(quadrant, min(n_quad, len(quadrant))):
                 out.append(self._problem(split, a, b, "quadrant", f"{a}+{b}="))
