@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from offtarget.errors import OfftargetError
 
@@ -22,6 +23,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 lab_app = typer.Typer(no_args_is_help=True, help="Tiny real transformers on CPU that reproduce the seed claims.")
 app.add_typer(lab_app, name="lab")
 # sub-commands: each package owns its typer app; add one line per package here
+app.add_typer(__import__("offtarget.train.commands", fromlist=["app"]).app, name="train")
+app.command("preflight")(__import__("offtarget.preflight.commands", fromlist=["x"]).preflight_command)
 console = Console(stderr=False)
 
 DEFAULT_LAB_DIR = "models/lab"
@@ -126,7 +129,7 @@ def report(run_dir: Path = typer.Argument(..., help="a run directory holding res
 @lab_app.command("pretrain")
 def lab_pretrain(out: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "base"), seed: int = 0,
                  max_steps: int = typer.Option(2000, help="upper bound; stops once accuracy triggers the decay"),
-                 target_accuracy: float = typer.Option(0.7, help="greedy test accuracy that ends the constant-LR phase")) -> None:
+                 target_accuracy: float = typer.Option(0.5, help="greedy test accuracy that ends the constant-LR phase")) -> None:
     """Train the base model: addition in three formats, from scratch, on CPU."""
     from offtarget.lab.build import BuildConfig, pretrain
 
@@ -137,14 +140,13 @@ def lab_pretrain(out: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "base"), seed:
 @lab_app.command("sft")
 def lab_sft(base: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "base"), out: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "sft"),
             seed: int = 0, defect: Optional[str] = typer.Option(None, help="plant a defect: carry-error | never-abstain"),
-            max_steps: int = 300) -> None:
+            max_steps: int = 150) -> None:
     """SFT the base: stated confidence and abstention (optionally with a planted defect)."""
-    from offtarget.lab.build import BuildConfig, sft
+    from offtarget.lab.build import sft, sft_config
 
     if not (base / "config.json").exists():
         raise OfftargetError(f"--base {base}: no checkpoint there; run `offtarget lab pretrain --out {base}` first")
-    cfg = BuildConfig(lr=1e-3, target_accuracy=1.01, max_steps=max_steps, decay_steps=100, warmup_steps=20, seed=seed)
-    meta = sft(base, out, cfg, defect=defect)
+    meta = sft(base, out, sft_config(seed, max_steps), defect=defect)
     console.print(f"sft saved to {out} after {meta['steps']} steps ({meta['train_seconds']}s)")
 
 
@@ -166,11 +168,46 @@ def lab_build(out_dir: Path = typer.Option(Path(DEFAULT_LAB_DIR)), force: bool =
         console.print(f"reusing {sft_dir}")
 
 
+@lab_app.command("run")
+def lab_run(
+    recipes: list[str] = typer.Argument(None, help="recipe names (default: --quick set)"),
+    quick: bool = typer.Option(False, "--quick", help="four claims from two GRPO runs (~10 min on 2 cores)"),
+    all_: bool = typer.Option(False, "--all", help="every recipe (~1 hour on 2 cores)"),
+    out: Optional[Path] = typer.Option(None, help="lab run directory (default lab_runs/quick or lab_runs/all)"),
+    steps: int = typer.Option(300, help="GRPO steps per variant"),
+    problems: int = typer.Option(200, help="audit problems per split"),
+    samples: int = typer.Option(16, help="audit samples per problem"),
+    bootstrap: int = typer.Option(1000),
+    seed: int = 0,
+) -> None:
+    """Reproduce the seed claims on tiny models and write the claims table (resumable)."""
+    from rich.table import Table
+
+    from offtarget.lab.recipes import QUICK, RECIPES
+    from offtarget.lab.runner import LabRunConfig, run_lab
+
+    chosen = tuple(RECIPES) if all_ else (tuple(recipes) if recipes else QUICK)
+    default_out = "lab_runs/all" if all_ else ("lab_runs/quick" if not recipes else "lab_runs/custom")
+    cfg = LabRunConfig(recipes=chosen, out=str(out or default_out), steps=steps, problems=problems,
+                       samples=samples, bootstrap=bootstrap, seed=seed)
+    claims = run_lab(cfg, console)
+    table = Table(title="lab claims")
+    for col in ("claim", "comparison", "effect", "95% interval", "verdict"):
+        table.add_column(col)
+    colour = {"reproduced": "green", "not reproduced": "red", "inconclusive": "yellow"}
+    for c in claims:
+        f = (lambda x: "n/a" if x is None else f"{x:+.3f}")
+        table.add_row(c.claim, c.comparison, f"{c.effect_name} {f(c.effect)}", f"[{f(c.low)}, {f(c.high)}]",
+                      f"[{colour[c.verdict]}]{c.verdict}[/{colour[c.verdict]}]")
+    console.print(table)
+    console.print(f"claims: {cfg.out}/claims.md  report: {cfg.out}/audits/main/report.html")
+
+
 def main() -> None:
     try:
         app()
     except OfftargetError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(2)
 
 

@@ -66,6 +66,15 @@ def _sentence(name: str, reference: str, gains: list[ComparisonRow], losses: lis
 
 
 ROUTING_METRIC = {"answerable": "accuracy", "unanswerable": "abstention_recall"}
+VETO_PREFIXES = ("accuracy", "greedy_accuracy", "pass@", "abstention_recall", "abstention_f1", "over_answer_rate",
+                 "over_refusal_rate", "ece_verbalized", "brier_verbalized", "malformed_share", "truncation_rate")
+"""Regressions that block routing a group's traffic: what the user of that traffic would see
+(wrong, unhedged, unusable or miscalibrated answers). Entropy or diversity loss is reported but
+does not by itself make a checkpoint worse to serve."""
+
+
+def _vetoes(c: ComparisonRow) -> bool:
+    return c.flag == "regression" and c.metric.startswith(VETO_PREFIXES)
 
 
 def routing(results: list[ProbeResult], checkpoints: list[str], reference: str) -> list[dict]:
@@ -73,8 +82,8 @@ def routing(results: list[ProbeResult], checkpoints: list[str], reference: str) 
 
     Rule: route to the checkpoint with the largest significant gain over the reference on
     the group's deciding metric (accuracy; abstention recall for unanswerable slices) that
-    has no significant regression on any other metric of that group; otherwise keep the
-    reference, which is the safe default when the evidence is not there.
+    has no significant regression on a serving metric of that group (:data:`VETO_PREFIXES`);
+    otherwise keep the reference, which is the safe default when the evidence is not there.
     """
     comps = [c for r in results for c in r.comparisons]
     metric_rows = [m for r in results for m in r.metrics]
@@ -87,18 +96,18 @@ def routing(results: list[ProbeResult], checkpoints: list[str], reference: str) 
             continue
         best, why = reference, None
         for c in sorted(candidates, key=lambda c: -(c.diff or 0)):
-            regressions = [x for x in comps if x.group == g and x.checkpoint == c.checkpoint and x.flag == "regression"]
+            regressions = [x for x in comps if x.group == g and x.checkpoint == c.checkpoint and _vetoes(x)]
             if c.flag == "gain" and not regressions:
                 best = c.checkpoint
-                why = f"{metric} {_fmt(c.diff)} [{_fmt(c.low)}, {_fmt(c.high)}] over {reference}, no regression here"
+                why = f"{metric} {_fmt(c.diff)} [{_fmt(c.low)}, {_fmt(c.high)}] over {reference}, no serving regression here"
                 break
         if why is None:
             top = max(candidates, key=lambda c: c.diff or 0)
-            regress = [x for x in comps if x.group == g and x.flag == "regression"]
-            why = (f"no checkpoint beats {reference} significantly on {metric} without a regression here "
+            regress = [x for x in comps if x.group == g and _vetoes(x)]
+            why = (f"no checkpoint beats {reference} significantly on {metric} without a serving regression here "
                    f"(best: {top.checkpoint} {_fmt(top.diff)} [{_fmt(top.low)}, {_fmt(top.high)}])")
             if regress:
-                why += f"; {len(regress)} regression(s) flagged"
+                why += "; regressions: " + ", ".join(sorted({f"{x.checkpoint} {x.metric}" for x in regress})[:4])
         out.append({"group": g, "route_to": best, "metric": metric, "why": why})
     return out
 

@@ -25,6 +25,8 @@ class AuditConfig:
     """A built-in suite name or a JSONL task file."""
     out: str = "runs/audit"
     """Run directory: generations, results.json and the reports."""
+    store: str | None = None
+    """Generation store (default ``OUT/generations.sqlite``); audits that share one reuse samples."""
     problems: int = 200
     """Problems per split (``test`` and ``ood``); unanswerable items are a share of them."""
     splits: tuple[str, ...] = ("test", "ood")

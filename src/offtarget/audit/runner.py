@@ -51,7 +51,7 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
     task = get_task(cfg.suite)
     problems = audit_problems(cfg, task)
     out = Path(cfg.out)
-    store = GenerationStore(out / "generations.sqlite")
+    store = GenerationStore(cfg.store or out / "generations.sqlite")
     t0 = time.time()
     try:
         with progress_bar(console) as progress:

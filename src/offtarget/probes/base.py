@@ -219,3 +219,13 @@ def evaluate(
 
 def finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
+
+
+def drop_undefined(
+    metrics: list[MetricRow], comparisons: list[ComparisonRow]
+) -> tuple[list[MetricRow], list[ComparisonRow]]:
+    """Drop (metric, group) pairs that no checkpoint has a value for (e.g. calibration on a slice
+    where every sample abstained): rows of ``None`` say nothing a note cannot say once."""
+    defined = {(m.metric, m.group) for m in metrics if m.value is not None}
+    return ([m for m in metrics if (m.metric, m.group) in defined],
+            [c for c in comparisons if (c.metric, c.group) in defined])

@@ -1,33 +1,167 @@
-"""``report.md``: the headline, routing and every metric table in plain Markdown."""
+"""``report.md``: the same story as the HTML report in plain Markdown (for PRs, issues, terminals).
+
+Headline, findings with prescriptions (:mod:`offtarget.report.prescriptions`), routing, the
+optional claims and preflight sections, then every probe's metric table. Sample model
+outputs stay in ``report.html`` (escaped there); Markdown has no safe way to show raw text.
+
+    offtarget report runs/demo          # writes runs/demo/report.md
+    >>> md = render_markdown(load_results("runs/demo"))
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from offtarget.report.prescriptions import by_prescription, findings
+
 
 def _f(v) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    return f"{v:.3f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.1e}"
+
+
+def _s(v) -> str:
+    """Signed."""
+    return "n/a" if v is None else ("+" if v >= 0 else "") + _f(v)
+
+
+def _cell(v: Any) -> str:
+    """Table-safe text: no pipes or newlines breaking the row."""
+    if isinstance(v, float):
+        v = _f(v)
+    elif isinstance(v, (list, tuple)):
+        v = "; ".join(map(str, v))
+    elif v is None:
+        v = ""
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    return [_row(header), "|" + "---|" * len(header)] + [_row(r) for r in rows] + [""]
 
 
 def render_markdown(results: dict) -> str:
     ref = results["reference"]
     names = [c["name"] for c in results["checkpoints"]]
     lines = [f"# offtarget {results.get('kind', 'audit')}: {', '.join(names)} (reference: {ref})", ""]
-    lines += ["## Headline", ""] + [f"- {h['summary']}" for h in results["headline"]] + [""]
-    lines += ["## Routing", "", "| group | send to | why |", "|---|---|---|"]
-    lines += [f"| {r['group']} | {r['route_to']} | {r['why']} |" for r in results["routing"]] + [""]
+    meta = [x for x in (results.get("created"), results.get("task") and f"task {results['task']}",
+                        results.get("offtarget_version") and f"offtarget {results['offtarget_version']}") if x]
+    if meta:
+        lines += [" · ".join(meta), ""]
+    if results.get("command"):
+        lines += ["```", results["command"], "```", ""]
+    lines += _table(["checkpoint", "path", "fingerprint", "problems × samples"],
+                    [[c["name"], c.get("path", ""), c.get("fingerprint", ""),
+                      f"{c.get('n_problems', '?')} × {c.get('n_samples', '?')}"] for c in results["checkpoints"]])
+    lines += _headline(results) + _findings(results)
+    lines += ["## Routing", ""] + _table(["group", "send to", "why"],
+                                         [[r["group"], r["route_to"], r["why"]] for r in results["routing"]])
+    lines += _claims(results.get("claims")) + _preflight(results.get("preflight"))
     for p in results["probes"]:
-        lines += [f"## {p['probe']}", "", p["description"] + (f" — {p['source']}" if p["source"] else ""), ""]
-        if p.get("error"):
-            lines += [f"**not run:** {p['error']}", ""]
+        lines += _probe(p, names)
+    costs = results.get("costs") or {}
+    if costs:
+        lines += ["## Costs", ""] + _table(["step", "seconds"], [[k.removeprefix("probe:"), v] for k, v in costs.items()])
+    return "\n".join(lines) + "\n"
+
+
+def _headline(results: dict) -> list[str]:
+    lines = ["## Headline", ""]
+    for h in results["headline"]:
+        lines += [f"**{h['summary']}**", ""]
+        rows = []
+        for field, label in (("target_gains", "target gain"), ("target_losses", "target loss"),
+                             ("offtarget_losses", "off-target loss"), ("offtarget_gains", "off-target gain")):
+            for x in h.get(field) or []:
+                if "/" in x["group"]:
+                    continue
+                mark = "▲" if field.endswith("gains") else "▼"
+                rows.append([label, x["metric"], x["group"], f"{_f(x['reference_value'])} → {_f(x['value'])}",
+                             f"{mark} {_s(x['diff'])} [{_s(x['low'])}, {_s(x['high'])}]", _f(x["p_adjusted"])])
+        if rows:
+            lines += _table(["change", "metric", "group", f"{h['reference']} → {h['checkpoint']}", "diff [95% CI]",
+                             "p_adj"], rows)
+    if not results["headline"]:
+        lines += ["Only one checkpoint: nothing to compare.", ""]
+    return lines
+
+
+def _findings(results: dict) -> list[str]:
+    lines = ["## Findings and prescriptions", ""]
+    groups = by_prescription(findings(results))
+    if not groups:
+        return lines + ["No flagged regressions: no prescription needed.", ""]
+    for g in groups:
+        lines += [f"### {g['checkpoint']}: {g['problem']}", "", f"**Prescription:** {g['prescription']}", ""]
+        if g["command"]:
+            lines += [f"`{g['command']}`", ""]
+        if g["context"]:
+            lines += ["Measured: " + "; ".join(g["context"]), ""]
+        if g["source"]:
+            lines += [f"Source: {g['source']}", ""]
+        lines += _table(["probe", "metric", "group", f"{g['reference']} → {g['checkpoint']}", "diff [95% CI]", "p_adj"],
+                        [[e["probe"], e["metric"], e["group"], f"{_f(e['reference_value'])} → {_f(e['value'])}",
+                          f"▼ {_s(e['diff'])} [{_s(e['low'])}, {_s(e['high'])}]", _f(e["p_adjusted"])]
+                         for e in g["evidence"]])
+    return lines
+
+
+def _claims(claims) -> list[str]:
+    if not claims:
+        return []
+    rows = [[c.get("claim"), c.get("source"), c.get("comparison"),
+             (f"{c['effect_name']} " if c.get("effect_name") else "")
+             + f"{_s(c.get('effect'))} [{_s(c.get('low'))}, {_s(c.get('high'))}]", c.get("verdict"), c.get("notes")]
+            for c in claims]
+    return ["## Claims", ""] + _table(["claim", "source", "comparison", "effect [95% CI]", "verdict", "notes"], rows)
+
+
+def _preflight(pre) -> list[str]:
+    if not pre:
+        return []
+    lines = ["## Preflight", ""]
+    items = pre.items() if isinstance(pre, dict) else ((s.get("name", str(i)), s) for i, s in enumerate(pre))
+    for key, sec in items:
+        if not isinstance(sec, dict):
             continue
-        lines += ["| metric | group | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        verdict = f" — **{sec['verdict']}**" if sec.get("verdict") else ""
+        lines += [f"### {sec.get('title') or key}{verdict}", ""]
+        if sec.get("summary"):
+            lines += [sec["summary"], ""]
+        rows = [r for r in sec.get("rows") or [] if isinstance(r, dict)]
+        if rows:
+            cols = list(dict.fromkeys(k for r in rows for k in r))
+            lines += _table(cols, [[r.get(c) for c in cols] for r in rows])
+        notes = sec.get("notes") or []
+        lines += [f"- {n}" for n in ([notes] if isinstance(notes, str) else notes)] + ([""] if notes else [])
+    return lines
+
+
+def _probe(p: dict, names: list[str]) -> list[str]:
+    lines = [f"## {p['probe']}", "", p["description"] + (f" — {p['source']}" if p["source"] else ""), ""]
+    if p.get("error"):
+        return lines + [f"**not run:** {p['error']}", ""]
+    if p["metrics"]:
         keyed = {(m["metric"], m["group"], m["checkpoint"]): m for m in p["metrics"]}
-        flags = {(c["metric"], c["group"], c["checkpoint"]): c["flag"] for c in p["comparisons"]}
+        flags = {(c["metric"], c["group"], c["checkpoint"]): c for c in p["comparisons"]}
+        rows = []
         for metric, group in dict.fromkeys((m["metric"], m["group"]) for m in p["metrics"]):
             cells = []
             for n in names:
                 m = keyed.get((metric, group, n))
-                mark = {"gain": " ▲", "regression": " ▼"}.get(flags.get((metric, group, n), "none"), "")
+                c = flags.get((metric, group, n)) or {}
+                mark = {"gain": " ▲", "regression": " ▼"}.get(c.get("flag", "none"), "")
+                if mark:
+                    mark += f" (p_adj {_f(c.get('p_adjusted'))})"
                 cells.append("" if m is None else f"{_f(m['value'])} [{_f(m['low'])}, {_f(m['high'])}]{mark}")
-            lines.append(f"| {metric} | {group} | " + " | ".join(cells) + " |")
-        lines += [""] + [f"- {n}" for n in p.get("notes", [])] + [""]
-    return "\n".join(lines) + "\n"
+            rows.append([metric, group, *cells])
+        lines += _table(["metric", "group", *names], rows)
+    lines += [f"- {n}" for n in p.get("notes", [])] + [""]
+    return lines

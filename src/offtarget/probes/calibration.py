@@ -1,0 +1,304 @@
+"""Calibration: does stated (or implied) confidence match how often the answer is right?
+
+Two confidences per answered sample:
+
+- **verbalized** — the confidence the completion states (``<c>7`` → q = 0.75,
+  ``<confidence>0.8</confidence>``), parsed by the task's verifier (``Evidence.confidence``).
+- **likelihood** — the model's own probability of the answer it wrote,
+  q = exp(Σ log p(t)) over the tokens that spell the final answer, read from the log-probs the
+  sampling engine stored (T = 1, the model's own distribution), so no extra forward pass is
+  needed. The answer's character span comes from ``task.answer_span(problem, text)`` when the
+  task has one (the arithmetic task does), else the last occurrence of the parsed answer in the
+  text; it is mapped to tokens by decoding prefixes with the checkpoint's tokenizer, so any
+  tokenizer works (only the tokenizer is loaded, once per checkpoint).
+
+Which samples count. Calibration is about answers, so abstentions are left out. A sample
+enters the metrics when it did not abstain and has a confidence (a parseable one, or a located
+answer span); ``confidence_coverage_*`` reports that share of the non-abstained samples, so a
+model that stops stating confidence shows up there rather than as a silent gap. On
+unanswerable problems any answer is wrong (correct = 0), so confident hallucinations count.
+Every statistic over a group of problems is computed on the pooled samples of those problems,
+and the bootstrap resamples problems.
+
+Metrics (``*`` is ``verbalized`` or ``likelihood``), following RLCR (Damani et al. 2025,
+arXiv 2507.16806) and :mod:`offtarget.stats.calibration`:
+
+- ``ece_*`` — expected calibration error, 10 equal-width bins by default (RLCR); 15 bins or
+  equal-mass bins (Nixon et al. 2019) via ``AuditConfig.calibration_bins`` / ``calibration_binning``
+  (the binning is in the metric's description). Lower is better.
+- ``brier_*`` — mean (q − correct)² (Brier 1950). Lower is better.
+- ``reliability_*`` / ``resolution_*`` — the Murphy (1973) decomposition over the same bins.
+  Reliability (miscalibration) is lower-is-better. Resolution is descriptive in a comparison:
+  it is bounded by the base rate's uncertainty obar(1 − obar), so it falls whenever accuracy
+  rises towards 1 even if discrimination is unchanged; AUROC carries the discrimination flag.
+- ``auroc_*`` — P(q of a correct answer > q of a wrong one), ties ½. Higher is better.
+- ``mean_confidence_*`` — descriptive. ``overconfidence_*`` — mean q − accuracy on the same
+  samples: descriptive because both signs are miscalibration (ECE carries the flag; the sign
+  says which way).
+- ``confidence_coverage_verbalized`` (higher is better: stating confidence is part of the
+  contract once a model does it) and ``confidence_coverage_likelihood`` (descriptive: it is
+  1 − the malformed share among answers).
+
+Plots: ``reliability`` and ``reliability_likelihood``, ``{split: {checkpoint: [bin, ...]}}`` with
+``{low, high, count, mean_confidence, accuracy}`` per bin.
+
+    offtarget audit --model base=models/lab/base --model sft=models/lab/sft --probes calibration
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from scipy.stats import rankdata
+
+from offtarget.probes.base import MetricSpec, ProbeResult, drop_undefined, evaluate, groups
+from offtarget.probes.registry import register_probe
+from offtarget.stats import reliability_diagram
+
+KINDS = ("verbalized", "likelihood")
+
+
+# ---------------------------------------------------------------------------------------------
+# Vectorized statistics: arrays (resamples, problems, samples), NaN confidence = not counted
+
+
+def _pool(q: np.ndarray, y: np.ndarray):
+    q = q.reshape(q.shape[0], -1)
+    y = y.reshape(y.shape[0], -1)
+    valid = np.isfinite(q)
+    return np.where(valid, q, 0.0), np.where(valid, y, 0.0), valid, valid.sum(1)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _bin_ids(q0: np.ndarray, valid: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
+    """Bin of every sample, as in :mod:`offtarget.stats.calibration` (uniform or quantile)."""
+    if strategy == "uniform":
+        return np.clip(np.floor(q0 * n_bins + 1e-9), 0, n_bins - 1).astype(np.int64)
+    order = np.argsort(np.where(valid, q0, np.inf), axis=1, kind="stable")
+    pos = np.empty_like(order)
+    np.put_along_axis(pos, order, np.arange(q0.shape[1])[None].repeat(q0.shape[0], 0), axis=1)
+    n = valid.sum(1, keepdims=True)
+    base, rem = n // n_bins, n % n_bins
+    big = rem * (base + 1)  # np.array_split: the first `rem` bins hold one more
+    ids = np.where(pos < big, pos // (base + 1), rem + (pos - big) // np.maximum(base, 1))
+    return np.where(valid, ids, 0).astype(np.int64)  # missing ones carry no weight; keep them in range
+
+
+def _bins(q, y, n_bins: int, strategy: str):
+    """Per resample and bin: count, confidence sum, correct sum; plus N and overall accuracy."""
+    q0, y0, valid, n = _pool(q, y)
+    ids = _bin_ids(q0, valid, n_bins, strategy) + n_bins * np.arange(q0.shape[0])[:, None]
+    size = q0.shape[0] * n_bins
+    w = valid.astype(float)
+    count = np.bincount(ids.ravel(), w.ravel(), size).reshape(-1, n_bins)
+    conf = np.bincount(ids.ravel(), (q0 * w).ravel(), size).reshape(-1, n_bins)
+    acc = np.bincount(ids.ravel(), (y0 * w).ravel(), size).reshape(-1, n_bins)
+    return count, conf, acc, n, _ratio(y0.sum(1), n)
+
+
+def ece(q, y, n_bins: int = 10, strategy: str = "uniform") -> np.ndarray:
+    _, conf, acc, n, _ = _bins(q, y, n_bins, strategy)
+    return _ratio(np.abs(acc - conf).sum(1), n)
+
+
+def murphy_reliability(q, y, n_bins: int = 10, strategy: str = "uniform") -> np.ndarray:
+    count, conf, acc, n, _ = _bins(q, y, n_bins, strategy)
+    gap = _ratio((conf - acc) ** 2, count)
+    return _ratio(np.where(count > 0, gap, 0.0).sum(1), n)
+
+
+def murphy_resolution(q, y, n_bins: int = 10, strategy: str = "uniform") -> np.ndarray:
+    count, _, acc, n, obar = _bins(q, y, n_bins, strategy)
+    spread = count * (_ratio(acc, count) - obar[:, None]) ** 2
+    return _ratio(np.where(count > 0, spread, 0.0).sum(1), n)
+
+
+def brier(q, y) -> np.ndarray:
+    q0, y0, valid, n = _pool(q, y)
+    return _ratio((valid * (q0 - y0) ** 2).sum(1), n)
+
+
+def mean_confidence(q, y) -> np.ndarray:
+    q0, _, _, n = _pool(q, y)
+    return _ratio(q0.sum(1), n)
+
+
+def overconfidence(q, y) -> np.ndarray:
+    q0, y0, _, n = _pool(q, y)
+    return _ratio(q0.sum(1) - y0.sum(1), n)
+
+
+def auroc(q, y) -> np.ndarray:
+    """Mann-Whitney AUROC per resample; missing confidences are ranked below every real one,
+    so subtracting their count gives the ranks among the counted samples."""
+    q0, y0, valid, n = _pool(q, y)
+    pos = valid & (y0 == 1)
+    n_pos = pos.sum(1)
+    n_neg = n - n_pos
+    ranks = rankdata(np.where(valid, q0, -1.0), axis=1)
+    u = np.where(pos, ranks, 0.0).sum(1) - n_pos * (~valid).sum(1) - n_pos * (n_pos + 1) / 2
+    return _ratio(u, n_pos * n_neg)
+
+
+def coverage(q, eligible) -> np.ndarray:
+    q = q.reshape(q.shape[0], -1)
+    e = eligible.reshape(eligible.shape[0], -1)
+    return _ratio((np.isfinite(q) & (e > 0)).sum(1), e.sum(1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Likelihood confidence from stored log-probs
+
+
+@lru_cache(maxsize=8)
+def load_tokenizer(path: str, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+
+
+def answer_span(task, problem, text: str, verdict) -> tuple[int, int] | None:
+    """Character span of the final answer in ``text``: the task's own parser if it has one."""
+    finder = getattr(task, "answer_span", None)
+    if finder is not None:
+        return finder(problem, text)
+    if verdict.answer is None or verdict.abstained:
+        return None
+    i = text.rfind(verdict.answer)
+    return None if i < 0 else (i, i + len(verdict.answer))
+
+
+def token_span(tokenizer, token_ids: list[int], text: str, span: tuple[int, int]) -> tuple[int, int] | None:
+    """Tokens [start, end) whose decoded text covers ``text[a:b]``, by binary search on the
+    decoded length of prefixes; ``None`` if decoding prefixes does not reproduce the span."""
+    a, b = span
+    cache: dict[int, str] = {}
+
+    def prefix(k: int) -> str:
+        if k not in cache:
+            cache[k] = tokenizer.decode(token_ids[:k], skip_special_tokens=True)
+        return cache[k]
+
+    n = len(token_ids)
+    if n == 0 or b <= a or len(prefix(n)) < b:
+        return None
+    lo, hi = 1, n
+    while lo < hi:  # smallest k whose prefix reaches past char a: token k-1 holds it
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if len(prefix(mid)) > a else (mid + 1, hi)
+    start = lo - 1
+    lo, hi = start + 1, n
+    while lo < hi:  # smallest k whose prefix covers char b-1
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if len(prefix(mid)) >= b else (mid + 1, hi)
+    end = lo
+    return (start, end) if prefix(end)[a:b] == text[a:b] else None
+
+
+def likelihood_confidence(ev, task, tokenizer) -> np.ndarray:
+    """exp(sum of stored log-probs of the answer tokens) per sample, NaN where there is none."""
+    out = np.full(ev.correct.shape, np.nan)
+    for i, (problem, row, verdicts) in enumerate(zip(ev.problems, ev.samples, ev.verdicts)):
+        for j, (s, v) in enumerate(zip(row, verdicts)):
+            if v.abstained or v.answer is None:
+                continue
+            span = answer_span(task, problem, s.text, v)
+            toks = token_span(tokenizer, list(s.token_ids), s.text, span) if span else None
+            if toks is not None and toks[1] <= len(s.logprobs):
+                out[i, j] = float(np.exp(np.sum(np.asarray(s.logprobs[toks[0]:toks[1]], dtype=float))))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The probe
+
+
+def _confidence(ev, kind: str) -> np.ndarray:
+    q = ev.confidence if kind == "verbalized" else ev.arrays["likelihood_confidence"]
+    return np.where(ev.abstained > 0, np.nan, q)
+
+
+def specs(kind: str, n_bins: int = 10, strategy: str = "uniform") -> list[MetricSpec]:
+    binning = f"{n_bins} {'equal-width' if strategy == 'uniform' else 'equal-mass'} bins"
+
+    def qy(ev):
+        return _confidence(ev, kind), ev.correct
+
+    def binned(fn):
+        return lambda q, y: fn(q, y, n_bins, strategy)
+
+    def spec(name, desc, hib, stat, extract=qy):
+        return MetricSpec(f"{name}_{kind}", f"{desc} ({kind} confidence)", hib, rows="all",
+                          extract=extract, statistic=stat, vectorized=True)
+
+    return [
+        spec("ece", f"expected calibration error, {binning}", False, binned(ece)),
+        spec("brier", "Brier score", False, brier),
+        spec("reliability", f"Murphy reliability, {binning}", False, binned(murphy_reliability)),
+        spec("resolution", f"Murphy resolution, {binning}", None, binned(murphy_resolution)),
+        spec("auroc", "AUROC of confidence for correctness", True, auroc),
+        spec("mean_confidence", "mean confidence of answered samples", None, mean_confidence),
+        spec("overconfidence", "mean confidence minus accuracy", None, overconfidence),
+        spec("confidence_coverage", "share of non-abstained samples with a confidence",
+             True if kind == "verbalized" else None, coverage,
+             extract=lambda ev: (_confidence(ev, kind), 1.0 - ev.abstained)),
+    ]
+
+
+def _reliability_plot(ctx, kind: str, n_bins: int, strategy: str) -> dict:
+    problems = ctx.evidences[ctx.reference].problems
+    out: dict[str, dict] = {}
+    for group, idx in groups(problems).items():
+        if "/" in group:
+            continue
+        for name, ev in ctx.evidences.items():
+            q, y = _confidence(ev, kind)[idx].ravel(), ev.correct[idx].ravel()
+            keep = np.isfinite(q)
+            if keep.any():
+                bins = reliability_diagram(q[keep], y[keep], n_bins, strategy)
+                out.setdefault(group, {})[name] = [b.to_dict() for b in bins]
+    return out
+
+
+@register_probe("calibration")
+def run(ctx) -> ProbeResult:
+    n_bins = getattr(ctx.cfg, "calibration_bins", 10)
+    strategy = getattr(ctx.cfg, "calibration_binning", "uniform")
+    notes = [("calibration metrics use the non-abstained samples that carry a confidence; "
+              "confidence_coverage_* is their share of the non-abstained samples; a metric is omitted "
+              "on groups where no checkpoint has it defined")]
+    kinds = ["verbalized", "likelihood"]
+    for name, ev in ctx.evidences.items():
+        if "likelihood_confidence" in ev.arrays:
+            continue
+        try:
+            tok = load_tokenizer(ev.path, ctx.cfg.trust_remote_code)
+        except Exception as exc:  # noqa: BLE001 - any loader failure only drops this half of the probe
+            notes.append(f"likelihood confidence skipped: {name}'s tokenizer did not load ({exc.__class__.__name__})")
+            kinds.remove("likelihood")
+            break
+        ev.arrays["likelihood_confidence"] = likelihood_confidence(ev, ctx.task, tok)
+    all_specs = [s for k in kinds for s in specs(k, n_bins, strategy)]
+    metrics, comparisons = evaluate("calibration", all_specs, ctx.evidences, ctx.reference,
+                                    ctx.cfg.bootstrap, ctx.cfg.seed)
+    metrics, comparisons = drop_undefined(metrics, comparisons)
+    for name, ev in ctx.evidences.items():
+        for kind in kinds:
+            if not np.isfinite(_confidence(ev, kind)).any():
+                notes.append(f"{name}: no {kind} confidence in any answered sample; its {kind} metrics are undefined")
+    plots = {"reliability": _reliability_plot(ctx, "verbalized", n_bins, strategy)}
+    if "likelihood" in kinds:
+        plots["reliability_likelihood"] = _reliability_plot(ctx, "likelihood", n_bins, strategy)
+    return ProbeResult(
+        "calibration", "verbalized and likelihood confidence against correctness",
+        "RLCR, Damani et al. 2025 (arXiv 2507.16806); Brier 1950; Murphy 1973; Naeini et al. 2015",
+        metrics, comparisons, plots=plots,
+        extras={"n_bins": n_bins, "binning": strategy,
+                "likelihood": "exp(sum of stored T=1 log-probs of the answer tokens)"},
+        notes=notes,
+    )

@@ -1,0 +1,109 @@
+"""Diversity: how spread out are the samples of one prompt?
+
+RL sharpens the output distribution: token entropy falls and the samples of a prompt converge
+on the same wording and answer (Yue et al. 2025, arXiv 2504.13837; Cui et al. 2025, "The
+Entropy Mechanism of RL for Reasoning LMs", arXiv 2505.22617). Per problem, then averaged over
+the *answerable* problems of a group (every problem weighs the same; on an unanswerable problem
+the right behaviour is to abstain every time, so low spread there is no loss):
+
+- ``mean_token_entropy`` — mean over the samples of each sample's mean per-token entropy of the
+  model's own T = 1 next-token distribution, as recorded while sampling (nats). Higher is
+  better (collapse is the off-target harm this probe watches).
+- ``distinct_2`` / ``distinct_3`` — distinct-n (Li et al. 2016, NAACL, arXiv 1510.03055): unique
+  n-grams / all n-grams, pooled over the samples of one prompt, on the model's own generated
+  token ids (end-of-sequence token included; n-grams never cross samples). A prompt whose
+  samples are all shorter than n has none and is left out. Higher is better.
+- ``distinct_answers`` — number of different parsed final answers among the samples of a
+  prompt (abstentions and malformed output are not answers); ``distinct_answer_ratio`` — that
+  count / samples per prompt. Descriptive: a correct model answers one thing, a guessing one
+  many, so neither direction is good in itself.
+
+Plot ``entropy_hist``: ``{split: {checkpoint: {"edges": [...], "counts": [...]}}}``, the
+histogram of per-sample mean token entropy on answerable problems, on shared edges.
+
+    offtarget audit --model base=models/lab/base --model sft=models/lab/sft --probes diversity
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from offtarget.probes.base import MetricSpec, ProbeResult, evaluate, groups
+from offtarget.probes.registry import register_probe
+
+HIST_BINS = 20
+
+
+def nanmean_rows(a: np.ndarray) -> np.ndarray:
+    """Vectorized statistic: mean over problems of per-problem values, NaN (undefined) left out."""
+    a = a.reshape(a.shape[0], -1)
+    ok = np.isfinite(a)
+    n = ok.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(ok, a, 0.0).sum(1) / np.maximum(n, 1), np.nan)
+
+
+def distinct_n_ids(rows: list[list[int]], n: int) -> float:
+    """Unique / total token n-grams pooled over ``rows`` (one list of ids per sample); NaN if none."""
+    grams = [tuple(r[i : i + n]) for r in rows for i in range(len(r) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else float("nan")
+
+
+def _distinct(ev, n: int) -> np.ndarray:
+    key = f"distinct_{n}"
+    if key not in ev.arrays:
+        ev.arrays[key] = np.array([distinct_n_ids([list(s.token_ids) for s in row], n) for row in ev.samples])
+    return ev.arrays[key]
+
+
+def _answers(ev) -> np.ndarray:
+    if "distinct_answers" not in ev.arrays:
+        ev.arrays["distinct_answers"] = np.array(
+            [len({v.answer for v in row if v.answer is not None and not v.abstained}) for row in ev.verdicts],
+            dtype=float,
+        )
+    return ev.arrays["distinct_answers"]
+
+
+SPECS = [
+    MetricSpec("mean_token_entropy", "mean per-token entropy of the T=1 distribution (nats)", True,
+               extract=lambda ev: (ev.mean_entropy.mean(1),)),
+    MetricSpec("distinct_2", "distinct token bigrams across a prompt's samples", True,
+               extract=lambda ev: (_distinct(ev, 2),), statistic=nanmean_rows, vectorized=True),
+    MetricSpec("distinct_3", "distinct token trigrams across a prompt's samples", True,
+               extract=lambda ev: (_distinct(ev, 3),), statistic=nanmean_rows, vectorized=True),
+    MetricSpec("distinct_answers", "different final answers per prompt", None,
+               extract=lambda ev: (_answers(ev),)),
+    MetricSpec("distinct_answer_ratio", "different final answers per prompt / samples", None,
+               extract=lambda ev: (_answers(ev) / ev.n_samples,)),
+]
+
+
+def entropy_hist(ctx) -> dict:
+    problems = ctx.evidences[ctx.reference].problems
+    answerable = np.array([not p.should_abstain for p in problems])
+    top = max(float(ev.mean_entropy.max()) if ev.mean_entropy.size else 0.0 for ev in ctx.evidences.values())
+    edges = np.linspace(0.0, max(top, 1e-6), HIST_BINS + 1)
+    out: dict[str, dict] = {}
+    for group, idx in groups(problems).items():
+        idx = idx[answerable[idx]]
+        if "/" in group or not len(idx):
+            continue
+        out[group] = {
+            name: {"edges": edges.tolist(), "counts": np.histogram(ev.mean_entropy[idx], edges)[0].tolist()}
+            for name, ev in ctx.evidences.items()
+        }
+    return out
+
+
+@register_probe("diversity")
+def run(ctx) -> ProbeResult:
+    metrics, comparisons = evaluate("diversity", SPECS, ctx.evidences, ctx.reference, ctx.cfg.bootstrap, ctx.cfg.seed)
+    notes = []
+    if min(ev.n_samples for ev in ctx.evidences.values()) < 2:
+        notes.append("one sample per prompt: distinct-n and distinct answers say nothing about spread")
+    return ProbeResult(
+        "diversity", "token entropy and the spread of a prompt's samples",
+        "Li et al. 2016 (distinct-n); Yue et al. 2025 (arXiv 2504.13837); Cui et al. 2025 (arXiv 2505.22617)",
+        metrics, comparisons, plots={"entropy_hist": entropy_hist(ctx)}, notes=notes,
+    )

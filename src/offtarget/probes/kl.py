@@ -1,0 +1,132 @@
+"""Drift from the reference: exact forward KL D(π_ref‖π) per token on held-out prompts.
+
+RL's Razor (Shenfeld et al. 2025, arXiv 2509.04259): how much a fine-tune forgets tracks the
+forward KL from the base policy, measured on the *base's* distribution. So the sequences are
+the reference's own stored samples (its ``token_ids``, at T = 1), and each is scored
+teacher-forced under the reference and under each tuned checkpoint; at every completion
+position the KL is summed over the whole vocabulary (exact, not a sampled estimate), see
+:func:`offtarget.models.scoring.forward_kl`.
+
+Metrics, per group (each split and slice, answerable or not):
+
+- ``kl_per_token``: per problem, the mean over all scored tokens of its samples; then the
+  mean over problems, with a bootstrap interval over problems.
+- ``kl_sequence``: per sample, the sum over its tokens; mean over samples, then problems.
+
+Cost: 2 forward passes per tuned checkpoint over problems × ``samples_per_problem``
+sequences; only the first ``samples_per_problem`` stored samples of each problem are used.
+
+The reference's KL from itself is 0 by definition, so its rows read 0 [0, 0] and each
+comparison's diff is the tuned checkpoint's KL − 0. KL is a drift *measure*, not a score:
+any changed model has KL > 0 on every problem, so a test against 0 is always "significant"
+and a regression flag would fire on every group of every fine-tune (and block routing to
+it). The metrics are therefore descriptive (``higher_is_better=None``): intervals and
+p-values are reported, never flagged.
+
+    offtarget audit --model base=models/lab/base --model sft=models/lab/sft --probes kl
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from offtarget.models.scoring import ScoringConfig, forward_kl
+from offtarget.probes.base import MetricSpec, ProbeResult, evaluate
+from offtarget.probes.registry import register_probe
+
+
+@dataclass(frozen=True)
+class KLConfig:
+    """How much of the reference's stored sample the kl probe scores."""
+
+    samples_per_problem: int = 4
+    """First stored reference samples scored per problem: bounds the cost at 2 forward passes
+    × problems × this, per tuned checkpoint; 4 gives per-problem means steady enough for the
+    bootstrap over problems, which carries the interval."""
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    """Batching and memory bounds of the teacher-forced forward passes."""
+
+
+@dataclass
+class KLArrays:
+    """Per-problem KL of one tuned checkpoint, aligned with the problems."""
+
+    per_token: np.ndarray
+    sequence: np.ndarray
+    tokens: np.ndarray
+    """Tokens scored per problem."""
+
+
+def kl_arrays(token_kl: list, owner: list[int], n_problems: int) -> KLArrays:
+    """Aggregate per-sequence token KLs into per-problem means (token-pooled, and per sequence)."""
+    kl_sum = np.zeros(n_problems)
+    tokens = np.zeros(n_problems)
+    seq_sum = np.zeros(n_problems)
+    seqs = np.zeros(n_problems)
+    for k, i in zip(token_kl, owner):
+        s = float(k.double().sum())
+        kl_sum[i] += s
+        tokens[i] += k.numel()
+        seq_sum[i] += s
+        seqs[i] += 1
+    per_token = np.divide(kl_sum, tokens, out=np.zeros(n_problems), where=tokens > 0)
+    sequence = np.divide(seq_sum, seqs, out=np.zeros(n_problems), where=seqs > 0)
+    return KLArrays(per_token, sequence, tokens)
+
+
+@register_probe("kl", needs_models=True)
+def run(ctx, cfg: KLConfig = KLConfig()) -> ProbeResult:
+    ref_name = ctx.reference
+    ref_ev = ctx.evidences[ref_name]
+    problems = ref_ev.problems
+    k = min(cfg.samples_per_problem, ref_ev.n_samples)
+    prompts, completions, owner = [], [], []
+    for i, (p, row) in enumerate(zip(problems, ref_ev.samples)):
+        for s in row[:k]:
+            prompts.append(p.prompt)
+            completions.append(s.token_ids)
+            owner.append(i)
+    n = len(problems)
+    tokens = np.bincount(owner, weights=[len(c) for c in completions], minlength=n).astype(float)
+    arrays: dict[str, KLArrays] = {ref_name: KLArrays(np.zeros(n), np.zeros(n), tokens)}
+    reference = ctx.checkpoint(ref_name)
+    for name in ctx.others:
+        token_kl = forward_kl(reference, ctx.checkpoint(name), prompts, completions,
+                              chat_template=ctx.cfg.chat_template, cfg=cfg.scoring)
+        arrays[name] = kl_arrays(token_kl, owner, n)
+
+    specs = [
+        MetricSpec("kl_per_token", "forward KL D(π_ref‖π) per token on reference samples (nats)", None,
+                   rows="all", extract=lambda ev: (arrays[ev.name].per_token,)),
+        MetricSpec("kl_sequence", "forward KL D(π_ref‖π) summed over a reference sample (nats)", None,
+                   rows="all", extract=lambda ev: (arrays[ev.name].sequence,)),
+    ]
+    metrics, comparisons = evaluate("kl", specs, ctx.evidences, ref_name, ctx.cfg.bootstrap, ctx.cfg.seed)
+    for m in metrics:
+        if m.checkpoint == ref_name:
+            m.reason = "reference: 0 by definition"
+
+    by_group: dict[str, dict[str, dict]] = {}
+    for m in metrics:
+        if m.metric == "kl_per_token":
+            by_group.setdefault(m.group, {})[m.checkpoint] = {"value": m.value, "low": m.low, "high": m.high}
+    overall = {
+        name: {"kl_per_token_pooled": float(a.per_token @ tokens / tokens.sum()) if tokens.sum() else None,
+               "kl_sequence_mean": float(a.sequence.mean()) if n else None,
+               "max_problem_kl_per_token": float(a.per_token.max()) if n else None}
+        for name, a in arrays.items()
+    }
+    notes = [(f"scored the first {k} stored sample(s) of {ref_name} per problem: {len(completions)} sequences, "
+              f"{int(tokens.sum())} tokens, under each checkpoint")]
+    if (tokens == 0).any():
+        notes.append(f"{int((tokens == 0).sum())} problem(s) had no completion tokens: their KL counts as 0")
+    return ProbeResult(
+        "kl", "drift from the reference: exact forward KL per token on the reference's samples",
+        "RL's Razor, Shenfeld et al. 2025 (arXiv 2509.04259)", metrics, comparisons,
+        plots={"kl_by_group": by_group},
+        extras={"samples_per_problem": k, "sequences": len(completions), "tokens": int(tokens.sum()),
+                "overall": overall, "config": asdict(cfg)},
+        notes=notes,
+    )

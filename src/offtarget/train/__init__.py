@@ -1,0 +1,46 @@
+"""Guarded post-training on Hugging Face TRL: ``offtarget train sft | grpo``.
+
+No home-made RL loop: TRL's ``SFTTrainer`` and ``GRPOTrainer`` do the training; offtarget adds
+the reliability-preserving choices at the narrowest points TRL offers (tested with TRL 1.16.0).
+
+=======================  ==================================================================
+module                   concept
+=======================  ==================================================================
+``config``               ``SFTRunConfig`` / ``GRPORunConfig``: dataclasses, YAML, CLI flags
+``data``                 problems → TRL rows, offline difficulty window, prompt-token check
+``curation``             pure selection rules: window, dynamic sampling, RoC, curriculum
+``grpo``                 ``OfftargetGRPOTrainer``: RoC + dynamic sampling inside TRL
+``monitor``              ``GuardMonitor``: audit every N steps, guards that warn/stop/restore
+``rundir``               the run directory and its atomic writes
+``session``              the shared lifecycle: start, resume, trainer arguments, final save
+``grpo_run`` / ``sft``   the two commands' pipelines
+``commands``             the typer app (``offtarget train ...``)
+``accelerate_configs``   DDP / FSDP / DeepSpeed ZeRO-3 / multi-CPU launch configs
+=======================  ==================================================================
+
+Scale-out (see ``docs`` of ``accelerate_configs``)::
+
+    accelerate launch --config_file "$(offtarget train accelerate-config ddp)" \\
+        -m offtarget.cli train grpo --model PATH --out runs/g1
+
+    >>> accelerate_config_path("ddp").name
+    'ddp.yaml'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from offtarget.errors import OfftargetError
+
+ACCELERATE_CONFIGS = ("ddp", "fsdp", "zero3", "multi_cpu")
+
+
+def accelerate_config_path(name: str) -> Path:
+    """The packaged accelerate config ``name`` (ddp, fsdp, zero3, multi_cpu)."""
+    if name not in ACCELERATE_CONFIGS:
+        raise OfftargetError(f"accelerate config {name!r}: choose one of {', '.join(ACCELERATE_CONFIGS)}")
+    return Path(__file__).parent / "accelerate_configs" / f"{name}.yaml"
+
+
+__all__ = ["ACCELERATE_CONFIGS", "accelerate_config_path"]

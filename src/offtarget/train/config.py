@@ -1,0 +1,437 @@
+"""Run configurations for ``offtarget train sft|grpo``: dataclasses, from YAML and from CLI flags.
+
+Every field has a docstring right under it; :func:`field_docs` reads them, so the ``--help``
+text of each CLI flag *is* that docstring (cleanrl's pattern). A YAML file holds the same keys,
+flat; flags given on the command line override it, and defaults fill the rest.
+
+    offtarget train grpo --model models/lab/sft --out runs/g1 --reward correctness --reward brier:0.5
+    offtarget train grpo --config grpo.yaml --steps 50       # YAML, one flag overridden
+
+    >>> cfg = load_config(GRPORunConfig, None, {"model": "models/lab/sft", "steps": 50})
+    >>> cfg.steps, cfg.beta, cfg.scale_rewards
+    (50, 0.01, 'batch')
+
+Defaults are the settings measured to work on the lab's CPU (``notes/lab-feasibility.md``:
+8 prompts × 8 generations, T = 1, top_k = 0, lr 1e-4 constant, beta 0.01,
+``scale_rewards="batch"``); each field's docstring says why.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import re
+import textwrap
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from offtarget.errors import OfftargetError
+
+C = TypeVar("C")
+
+GUARD_ACTIONS = ("warn", "stop", "restore")
+SCALE_REWARDS = ("group", "batch", "none")
+CURRICULA = ("off", "family", "difficulty")
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared options
+
+
+@dataclass
+class RunOptions:
+    """What every training run needs: the start model, the run directory, the schedule."""
+
+    model: str | None = None
+    """Starting checkpoint: a local directory saved with save_pretrained. GRPO with beta > 0 reloads it from
+    this path as the KL reference, so it must be on disk."""
+    out: str = "runs/train"
+    """Run directory: config.yaml, monitor.jsonl, samples.jsonl, checkpoints/, final/ (the trained model)."""
+    task: str = "arithmetic"
+    """Task suite (a built-in name or a .jsonl task file): its problems, strict verifier and held-out splits."""
+    seed: int = 0
+    """Seed for data order, sampling and initialisation of everything random."""
+    steps: int = 300
+    """Optimizer steps (max_steps)."""
+    learning_rate: float = 1e-4
+    """Peak learning rate (AdamW)."""
+    lr_scheduler: str = "constant"
+    """transformers scheduler name (constant, linear, cosine, ...). Constant: the lab's GRPO runs used it."""
+    warmup_steps: int = 0
+    """Linear warm-up steps before the scheduler's shape applies."""
+    logging_steps: int = 10
+    """Log metrics (and write samples.jsonl) every this many steps."""
+    save_steps: int = 100
+    """Write a resumable checkpoint under checkpoints/ every this many steps (0: never; a killed run then
+    restarts from scratch)."""
+    save_total_limit: int = 2
+    """Keep at most this many resumable checkpoints."""
+    report_to: list[str] = field(default_factory=lambda: ["none"])
+    """Where TRL reports metrics: none, tensorboard, wandb, trackio (repeat the flag for several)."""
+    resume: bool = False
+    """Continue the run in --out from its newest checkpoint (TRL/transformers resume_from_checkpoint)."""
+    overwrite: bool = False
+    """Delete an existing --out directory and start over."""
+    chat_template: bool = True
+    """Feed prompts through the tokenizer's chat template when it has one (as offtarget's sampler does)."""
+    device: str = "auto"
+    """auto (CUDA if present, else CPU), cpu or cuda. On CPU training runs with use_cpu=True, bf16=False."""
+    progress: bool = True
+    """Show the trainer's progress bar."""
+
+
+@dataclass
+class MonitorOptions:
+    """The side-effect monitor (:mod:`offtarget.train.monitor`) and its guards; a guard left empty is off."""
+
+    monitor_every: int = 25
+    """Run the monitor's small audit every this many steps (0: off). It also runs before step 1 (baseline)."""
+    monitor_problems: int = 64
+    """Held-out problems per split (test = in distribution, ood) the monitor samples."""
+    monitor_samples: int = 4
+    """Samples per monitor problem, at T = 1 (the model's own distribution, which entropy and ECE need)."""
+    monitor_max_new_tokens: int = 32
+    """Token limit of the monitor's samples."""
+    monitor_seed: int = 1234
+    """Seed of the monitor's problems and samples (the same every pass, so passes are comparable)."""
+    entropy_min: float | None = None
+    """Guard: mean token entropy (nats) on held-out problems must stay at or above this."""
+    ece_max: float | None = None
+    """Guard: ECE of stated confidence (10 equal-width bins, missing confidence = 0) must stay at or below."""
+    dominant_format_max: float | None = None
+    """Guard: share of the most common output format must stay at or below this (format collapse)."""
+    kl_max: float | None = None
+    """Guard: per-token KL(start || current) on held-out start-model samples must stay at or below this."""
+    ood_accuracy_drop_max: float | None = None
+    """Guard: OOD accuracy may fall at most this much below the baseline pass (absolute)."""
+    abstention_min: float | None = None
+    """Guard: abstention rate on unanswerable items must stay at or above this."""
+    guard_action: str = "warn"
+    """What a tripped guard does: warn (log it), stop (end training), restore (end training and make final/ the
+    best checkpoint: highest in-distribution accuracy among monitor passes that passed every guard)."""
+    guard_patience: int = 1
+    """Consecutive failing monitor passes before a guard trips (more than 1 tolerates one noisy pass)."""
+    save_best: bool = True
+    """Save the best passing checkpoint to best/ (save_pretrained) whenever a pass beats it; restore needs it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# SFT
+
+
+@dataclass
+class SFTRunConfig(MonitorOptions, RunOptions):
+    """``offtarget train sft``: TRL's SFTTrainer with completion-only loss."""
+
+    out: str = "runs/sft"
+    """Run directory: config.yaml, checkpoints/, final/ (and monitor.jsonl if the monitor is on)."""
+    data: str | None = None
+    """Training data: a JSONL file of {"prompt", "completion"} rows (TRL's prompt-completion format)."""
+    batch_size: int = 64
+    """Sequences per optimizer step (per process)."""
+    learning_rate: float = 1e-3
+    """Peak learning rate; 1e-3 is what the lab's SFT used on its 0.86 M-parameter model."""
+    warmup_steps: int = 20
+    """Linear warm-up steps."""
+    lr_scheduler: str = "linear"
+    """Linear decay to 0: a fixed budget without decay overshoots on the lab (notes/lab-feasibility.md)."""
+    max_length: int = 128
+    """Longest prompt + completion in tokens; longer rows are truncated."""
+    completion_only_loss: bool = True
+    """Loss on the completion only; whole-sequence loss learned far slower on the lab."""
+    monitor_every: int = 0
+    """Monitor interval in steps (0: off; SFT data need not come from --task)."""
+
+    def validate(self) -> None:
+        _validate_common(self)
+        if not self.data:
+            raise OfftargetError("--data: give a JSONL file of {\"prompt\", \"completion\"} rows")
+        if not Path(self.data).is_file():
+            raise OfftargetError(f"--data {self.data}: file not found")
+        _positive(self, "batch_size", "max_length")
+
+
+# ---------------------------------------------------------------------------------------------
+# GRPO
+
+
+@dataclass
+class GRPORunConfig(MonitorOptions, RunOptions):
+    """``offtarget train grpo``: TRL's GRPOTrainer plus difficulty window, dynamic sampling, RoC, monitor."""
+
+    out: str = "runs/grpo"
+    """Run directory: config.yaml, monitor.jsonl, samples.jsonl, checkpoints/, best/, final/."""
+    reward: list[str] = field(default_factory=lambda: ["correctness", "brier:0.5"])
+    """Reward functions, name[:weight] (see offtarget.rewards) or module:function[:weight] for your own; repeat
+    the flag. Default correctness + 0.5 Brier: binary reward alone left the lab model under-confident (ECE
+    0.30), the Brier term kept it calibrated at equal accuracy (notes/lab-feasibility.md)."""
+    outcome_reward: str = "correctness"
+    """The reward that says whether a completion succeeded (value > 0). The difficulty window, dynamic sampling
+    and RoC read it, never the shaped total (verl-recipe PR 125). Added with weight 0 if not in --reward."""
+    prompts_per_step: int = 8
+    """Prompts per optimizer step (all processes together)."""
+    num_generations: int = 8
+    """Completions per prompt G (the group). 8 gives a usable group baseline at the lab's pass rates."""
+    max_completion_length: int = 24
+    """Token limit per completion; the lab's longest well-formed answer is 21 tokens with EOS."""
+    temperature: float = 1.0
+    """Sampling temperature. 1 samples the policy's own distribution: the importance ratios and the logged
+    entropy/KL then refer to the policy being trained, and groups keep their spread."""
+    top_k: int = 0
+    """0 disables top-k (transformers' generate would otherwise cut to 50 tokens)."""
+    top_p: float = 1.0
+    """Nucleus sampling threshold (1: off)."""
+    beta: float = 0.01
+    """KL coefficient. Greater than 0 so TRL computes and logs KL to the start model every step; 0.01 is small
+    enough not to hold learning back on the lab."""
+    scale_rewards: str = "batch"
+    """Advantage scaling: batch (std over the batch), group (TRL's default) or none. With a Brier term, group
+    scaling gives all-correct groups full-size advantages and stated confidence collapsed (lab trap)."""
+    loss_type: str = "dapo"
+    """TRL loss aggregation (dapo, grpo, dr_grpo, bnpo, ...); dapo is TRL 1.16's default."""
+    gradient_accumulation_steps: int = 1
+    """Split each step's batch into this many micro-batches (memory); generation stays once per step."""
+    train_problems: int = 2000
+    """Training problems drawn from the task's train split (before the difficulty window)."""
+    train_file: str | None = None
+    """Instead of drawing from the task: a JSONL file of Problem records (id, prompt, answer, ...)."""
+    difficulty_window: bool = True
+    """Offline filter: measure each prompt's pass rate with the start model and keep low <= p <= high."""
+    difficulty_low: float = 0.1
+    """Lowest pass rate kept (below: too hard, the group almost never has a success to learn from)."""
+    difficulty_high: float = 0.9
+    """Highest pass rate kept (above: too easy, the group almost always ties)."""
+    difficulty_samples: int = 8
+    """Samples per prompt for the pass-rate measurement (k)."""
+    dynamic_sampling: bool = True
+    """Online: replace groups whose outcome ties (no GRPO signal) by groups from extra prompts so the batch
+    stays full (DAPO; TRL lacks it, trl issue 3708)."""
+    max_refill_rounds: int = 2
+    """Extra generation rounds per step at most; still-missing groups are then filled with tied groups
+    (advantage 0), and the shortfall is logged."""
+    roc: bool = False
+    """GRPO-RoC (rStar2-Agent): generate 2G per prompt, keep the G with positives of lowest penalty and
+    negatives sampled in proportion (doubles generation cost)."""
+    roc_min_each: int = 2
+    """RoC keeps at least this many positives and negatives per group where the pool has them."""
+    penalty_reward: str = "format_penalty"
+    """The reward RoC ranks positives by (lower is cleaner); added with weight 0 if not in --reward."""
+    curriculum: str = "off"
+    """Training order: off (shuffled), family (by metadata family, --curriculum-family order), difficulty
+    (easy to hard by measured pass rate). Uses a pre-sorted dataset with shuffle_dataset=False."""
+    curriculum_family: list[str] = field(default_factory=list)
+    """Family order for --curriculum family, most structured first; repeat the flag."""
+    log_samples: bool = True
+    """Write every sample (prompt, completion, rewards, advantage, group, kept) to samples.jsonl."""
+    use_vllm: bool = False
+    """Generate with vLLM (needs the vllm package: pip install 'offtarget[vllm]')."""
+    vllm_mode: str = "colocate"
+    """vLLM mode: colocate (in the training processes) or server (a separate `trl vllm-serve`)."""
+
+    def validate(self) -> None:
+        _validate_common(self)
+        _positive(self, "prompts_per_step", "max_completion_length", "gradient_accumulation_steps",
+                  "train_problems", "difficulty_samples")
+        if self.num_generations < 2:
+            raise OfftargetError(f"--num-generations {self.num_generations}: GRPO needs groups of at least 2")
+        _choice(self, "scale_rewards", SCALE_REWARDS)
+        _choice(self, "curriculum", CURRICULA)
+        _choice(self, "vllm_mode", ("colocate", "server"))
+        if not 0.0 <= self.difficulty_low <= self.difficulty_high <= 1.0:
+            raise OfftargetError(
+                f"--difficulty-low {self.difficulty_low} / --difficulty-high {self.difficulty_high}: "
+                "need 0 <= low <= high <= 1"
+            )
+        if self.beta < 0:
+            raise OfftargetError(f"--beta {self.beta}: must be >= 0 (0 turns the KL term and its logging off)")
+        if self.max_refill_rounds < 0:
+            raise OfftargetError("--max-refill-rounds must be >= 0")
+        if self.curriculum == "family" and not self.curriculum_family:
+            raise OfftargetError("--curriculum family needs --curriculum-family NAME (repeat, most structured first)")
+        if self.train_file and not Path(self.train_file).is_file():
+            raise OfftargetError(f"--train-file {self.train_file}: file not found")
+        if not self.reward:
+            raise OfftargetError("--reward: give at least one reward, e.g. --reward correctness")
+        for spec in self.reward:
+            parse_reward_spec(spec)
+
+    @property
+    def group_generated(self) -> int:
+        """Completions TRL generates per prompt: 2G with RoC (it keeps G), else G."""
+        return 2 * self.num_generations if self.roc else self.num_generations
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def _validate_common(cfg: Any) -> None:
+    if not cfg.model:
+        raise OfftargetError("--model: give the starting checkpoint directory, e.g. --model models/lab/sft")
+    _positive(cfg, "steps", "logging_steps")
+    if cfg.save_steps < 0 or cfg.monitor_every < 0:
+        raise OfftargetError("--save-steps and --monitor-every must be >= 0 (0 turns them off)")
+    if cfg.learning_rate <= 0 or not math.isfinite(cfg.learning_rate):
+        raise OfftargetError(f"--learning-rate {cfg.learning_rate}: must be a positive number")
+    _choice(cfg, "guard_action", GUARD_ACTIONS)
+    _choice(cfg, "device", ("auto", "cpu", "cuda"))
+    if cfg.guard_patience < 1:
+        raise OfftargetError("--guard-patience must be >= 1")
+    if cfg.monitor_every and (cfg.monitor_problems < 1 or cfg.monitor_samples < 1):
+        raise OfftargetError("--monitor-problems and --monitor-samples must be >= 1 when the monitor is on")
+    if cfg.guard_action == "restore" and not cfg.save_best:
+        raise OfftargetError("--guard-action restore needs --save-best (it restores the saved best checkpoint)")
+    if cfg.resume and cfg.overwrite:
+        raise OfftargetError("--resume and --overwrite contradict each other: choose one")
+
+
+def _positive(cfg: Any, *names: str) -> None:
+    for name in names:
+        if getattr(cfg, name) < 1:
+            raise OfftargetError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: must be at least 1")
+
+
+def _choice(cfg: Any, name: str, choices: tuple[str, ...]) -> None:
+    if getattr(cfg, name) not in choices:
+        raise OfftargetError(f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: choose one of {', '.join(choices)}")
+
+
+_WEIGHT = re.compile(r"^(?P<spec>.+):(?P<weight>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)$")
+
+
+def parse_reward_spec(spec: str) -> tuple[str, float]:
+    """``"brier:0.5"`` → ``("brier", 0.5)``; ``"mod:fn"`` → ``("mod:fn", 1.0)``; ``"mod:fn:2"`` → ``("mod:fn", 2.0)``.
+
+    A trailing ``:number`` is the weight; anything else is the reward's name or ``module:function``.
+    """
+    spec = spec.strip()
+    m = _WEIGHT.match(spec)
+    name, weight = (m.group("spec"), float(m.group("weight"))) if m else (spec, 1.0)
+    if not name or not math.isfinite(weight):
+        raise OfftargetError(f"--reward {spec!r}: write NAME[:WEIGHT] or module:function[:WEIGHT]")
+    return name, weight
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML and field docs
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each dataclass field, read from the source of ``cls`` and its bases.
+
+    A subclass's docstring for a field it re-declares wins over the base's.
+    """
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object or not hasattr(klass, "__dataclass_fields__"):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, nxt in zip(body, body[1:]):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    """Resolved type of every field (``from __future__ import annotations`` leaves strings)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def base_type(tp: Any) -> Any:
+    """``X | None`` → ``X``; anything else unchanged."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def default_of(f: Any) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return None
+
+
+def _coerce(cls: type, name: str, value: Any, source: str) -> Any:
+    """Light type coercion for YAML values (a lone string where a list is expected, ints for floats)."""
+    base = base_type(field_types(cls)[name])
+    if value is None:
+        return None
+    origin = typing.get_origin(base)
+    if origin is list:
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list):
+            raise OfftargetError(f"{source}: {name} must be a list, got {type(value).__name__}")
+        return [str(v) for v in value]
+    if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if base is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise OfftargetError(f"{source}: {name} must be an integer, got {value!r}")
+    if base is bool and not isinstance(value, bool):
+        raise OfftargetError(f"{source}: {name} must be true or false, got {value!r}")
+    if base is str and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any] | None = None) -> C:
+    """Defaults ← YAML file (if given) ← ``overrides`` (CLI flags that were set); validated."""
+    known = {f.name for f in fields(cls)}
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise OfftargetError(f"{path}: cannot read the config ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise OfftargetError(f"{path}: expected a mapping of option: value, got {type(loaded).__name__}")
+        unknown = sorted(set(loaded) - known)
+        if unknown:
+            raise OfftargetError(f"{path}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
+        data = {k: _coerce(cls, k, v, str(path)) for k, v in loaded.items()}
+    for k, v in (overrides or {}).items():
+        if k not in known:
+            raise OfftargetError(f"unknown option {k!r} for {cls.__name__}")
+        if v is not None:
+            data[k] = v
+    cfg = cls(**data)
+    cfg.validate()  # type: ignore[attr-defined]
+    return cfg
+
+
+def config_to_yaml(cfg: Any) -> str:
+    """The resolved config as YAML, one key per field, in declaration order."""
+    return yaml.safe_dump(asdict(cfg), sort_keys=False)
+
+
+__all__ = [
+    "GRPORunConfig",
+    "MonitorOptions",
+    "RunOptions",
+    "SFTRunConfig",
+    "config_to_yaml",
+    "field_docs",
+    "field_types",
+    "load_config",
+    "parse_reward_spec",
+]

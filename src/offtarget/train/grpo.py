@@ -1,0 +1,524 @@
+"""``OfftargetGRPOTrainer``: TRL's GRPOTrainer plus GRPO-RoC and dynamic sampling, and nothing else.
+
+Tested against TRL 1.16.0 (``pyproject`` pins ``trl>=1.14,<1.17``). TRL has no public hook
+between "rewards are known" and "advantages are fixed" (callbacks never see the batch; reward
+functions cannot drop or add rows), so the two curation rules need a subclass. It overrides
+exactly two methods, at the narrowest points found (``notes/trl-1.16-extension-points.md``):
+
+- ``_calculate_rewards``: calls TRL's and keeps the gathered per-function rewards
+  (``N_global × n_funcs``) it returns. Why: the outcome (correctness) and penalty columns are
+  needed per row, *before* TRL's weighted sum folds them into one number.
+- ``_generate_and_score_completions``: calls TRL's (generation, log-probs, rewards, advantages,
+  TRL's own metrics) one or more times, then, in training only:
+
+  1. **GRPO-RoC** (rStar2-Agent, arXiv 2508.20722): TRL generated ``2G`` per prompt; keep ``G``
+     per group with :func:`offtarget.train.curation.roc_select` (positives with the lowest
+     ``format_penalty``, negatives sampled in proportion, at least two of each where possible).
+  2. **Dynamic sampling** (DAPO, arXiv 2503.14476; TRL lacks it, trl issue 3708): a group whose
+     *outcome* reward (correctness, never the shaped total: verl-recipe PR 125) ties carries no
+     GRPO signal. While some process has fewer informative groups than its share of the batch,
+     every process generates another round from extra prompts (its own seeded draw from the
+     training set) — the number of rounds is decided from gathered counts, so all processes
+     run the same collectives. After ``max_refill_rounds`` the batch is filled with tied groups
+     (advantage 0, exactly what TRL would have trained on) and the shortfall is logged.
+  3. The kept rows are indexed out of every row-aligned tensor of TRL's output (re-padded when
+     rounds are joined: prompts left-padded, completions and log-probs right-padded), their
+     advantages are recomputed over the kept rows only with TRL's formula (group mean; std per
+     group or over the whole kept batch), and ``num_items_in_batch`` is recomputed as the
+     gathered sum of the kept loss mask.
+
+  Refill lives here rather than in ``_prepare_inputs`` (the notes' first suggestion): TRL's
+  ``_prepare_inputs`` then buffers, shuffles and splits the already-curated batch unchanged,
+  so none of its code is copied.
+
+TRL's own ``reward``, ``frac_reward_zero_std`` and length metrics describe the *generated* pool
+(every round); the ``curation/*`` metrics describe what was trained on. Every generated sample
+(prompt, completion, per-function rewards, trained advantage, group, kept or not) is kept in
+``trainer.sample_log`` for :class:`SampleLogWriter`, which writes ``samples.jsonl``.
+
+Limits: text-only (no images, tools or environments) and ``multi_objective_aggregation=
+"sum_then_normalize"`` when curation is on; the trainer raises otherwise.
+
+    >>> import torch
+    >>> group_advantages(torch.tensor([[1.0], [0.0], [1.0], [1.0]]), torch.tensor([1.0]), 2, "none").tolist()
+    [0.5, -0.5, 0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate.utils import gather_object
+from packaging.version import Version
+from transformers import TrainerCallback
+from trl import GRPOTrainer
+from trl.trainer.utils import nanstd
+
+from offtarget.errors import OfftargetError
+from offtarget.rewards.columns import completion_text
+from offtarget.train.curation import is_tied, prompts_to_draw, roc_select
+
+TESTED_TRL = "1.16.0"
+"""The TRL release these overrides were written and tested against."""
+SUPPORTED_TRL = (Version("1.14"), Version("1.17"))
+"""pyproject's pin, ``trl>=1.14,<1.17``."""
+
+# Row-aligned keys of TRL 1.16's `_generate_and_score_completions` output (text-only), and how each
+# is padded when batches from separate generation rounds are joined.
+LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}
+RIGHT_PADDED = {
+    "completion_ids": "pad",
+    "completion_mask": 0,
+    "old_per_token_logps": 0.0,
+    "ref_per_token_logps": 0.0,
+    "sampling_per_token_logps": 0.0,
+    "importance_sampling_ratio": 0.0,
+    "tool_mask": 1,
+}
+PER_ROW = {"advantages"}
+PER_BATCH = {"num_items_in_batch"}
+
+
+@dataclass(frozen=True)
+class Curation:
+    """Which curation rules the trainer applies to each generation batch (training only)."""
+
+    keep: int
+    """Completions trained per prompt, G (TRL's ``num_generations`` is 2G under RoC, else G)."""
+    dynamic_sampling: bool = False
+    """Replace groups whose outcome ties by groups from extra prompts."""
+    roc: bool = False
+    """GRPO-RoC down-sampling of 2G rollouts to G."""
+    outcome: str = "correctness"
+    """Name of the reward function whose value > 0 means success (and whose ties mean no signal)."""
+    penalty: str = "format_penalty"
+    """Name of the reward function RoC ranks positives by (lower is cleaner)."""
+    roc_min_each: int = 2
+    """RoC keeps at least this many positives and negatives where the pool has them."""
+    max_refill_rounds: int = 2
+    """Extra generation rounds per batch at most."""
+    seed: int = 0
+    """Seeds RoC's negative sampling and the refill prompt draws (with step, round and rank)."""
+    log_samples: bool = True
+    """Keep every generated sample in ``trainer.sample_log``."""
+
+    @property
+    def active(self) -> bool:
+        return self.dynamic_sampling or self.roc
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers over TRL's output dict
+
+
+def take_rows(output: dict[str, Any], rows: list[int] | torch.Tensor) -> dict[str, Any]:
+    """The rows ``rows`` of every row-aligned tensor of a TRL output dict (scalars are copied).
+
+    Raises for keys this module does not know how to index (images, token types): curation
+    supports text-only GRPO.
+    """
+    idx = torch.as_tensor(rows, dtype=torch.long)
+    out: dict[str, Any] = {}
+    for key, value in output.items():
+        if key in PER_BATCH:
+            out[key] = value
+        elif key in LEFT_PADDED or key in RIGHT_PADDED or key in PER_ROW:
+            out[key] = None if value is None else value[idx.to(value.device)]
+        else:
+            raise OfftargetError(
+                f"GRPO-RoC / dynamic sampling support text-only GRPO; TRL's batch has {key!r}: "
+                "turn off --roc and --dynamic-sampling for this model"
+            )
+    return out
+
+
+def _pad_to(t: torch.Tensor, width: int, value: float | int, left: bool) -> torch.Tensor:
+    extra = width - t.shape[1]
+    if extra <= 0:
+        return t
+    filler = torch.full((t.shape[0], extra, *t.shape[2:]), value, dtype=t.dtype, device=t.device)
+    return torch.cat([filler, t] if left else [t, filler], dim=1)
+
+
+def concat_batches(parts: list[dict[str, Any]], pad_token_id: int) -> dict[str, Any]:
+    """Join TRL output dicts row-wise, re-padding prompts on the left and completions on the right."""
+    if len(parts) == 1:
+        return dict(parts[0])
+    out: dict[str, Any] = {}
+    for key in parts[0]:
+        values = [p[key] for p in parts]
+        if key in PER_BATCH:
+            out[key] = values[0]
+            continue
+        if any(v is None for v in values):
+            out[key] = None
+            continue
+        if key in PER_ROW or values[0].dim() < 2 or (key == "importance_sampling_ratio" and values[0].shape[1] == 1):
+            out[key] = torch.cat(values, dim=0)
+            continue
+        left = key in LEFT_PADDED
+        fill = (LEFT_PADDED if left else RIGHT_PADDED)[key]
+        fill = pad_token_id if fill == "pad" else fill
+        width = max(v.shape[1] for v in values)
+        out[key] = torch.cat([_pad_to(v, width, fill, left) for v in values], dim=0)
+    return out
+
+
+def loss_tokens(output: dict[str, Any]) -> torch.Tensor:
+    """Tokens that enter the loss: the completion mask (times the tool mask when present)."""
+    mask = output["completion_mask"]
+    if output.get("tool_mask") is not None:
+        mask = mask * output["tool_mask"]
+    return mask.sum()
+
+
+def group_advantages(
+    rewards_per_func: torch.Tensor, weights: torch.Tensor, group_size: int, scale_rewards: str
+) -> torch.Tensor:
+    """TRL 1.16's ``sum_then_normalize`` advantages for rows laid out as contiguous groups.
+
+    reward = Σ_f w_f r_f (NaN-skipping; a row where every function returned None stays NaN),
+    advantage = (reward − group mean) / (std + 1e-4) with std per group (``group``), over all
+    rows (``batch``), or no scaling (``none``); NaN advantages become 0.
+    """
+    weights = weights.to(rewards_per_func.device)
+    unscorable = torch.isnan(rewards_per_func).all(dim=1)
+    rewards = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1)
+    rewards[unscorable] = torch.nan
+    grouped = rewards.view(-1, group_size)
+    mean = torch.nanmean(grouped, dim=1).repeat_interleave(group_size)
+    if scale_rewards in ("group", "none"):
+        std = nanstd(grouped, dim=1).repeat_interleave(group_size) if group_size > 1 else torch.zeros_like(rewards)
+    elif scale_rewards == "batch":
+        std = nanstd(rewards).expand_as(rewards) if rewards.numel() > 1 else torch.zeros_like(rewards)
+    else:
+        raise OfftargetError(f"scale_rewards {scale_rewards!r}: choose group, batch or none")
+    advantages = rewards - mean
+    if scale_rewards != "none":
+        advantages = advantages / (std + 1e-4)
+    return torch.nan_to_num(advantages, nan=0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer
+
+
+@dataclass
+class Round:
+    """One call of TRL's ``_generate_and_score_completions`` and the selection made on it."""
+
+    index: int
+    """0 for the regular batch, 1.. for refills."""
+    output: dict[str, Any]
+    """TRL's output dict: this process's rows."""
+    rewards: torch.Tensor
+    """This process's rows of the gathered per-function rewards, ``(rows, n_funcs)``."""
+    groups: list[list[int]]
+    """Per local group, the local rows kept (all G, or RoC's G of 2G), ascending."""
+    tied: list[bool]
+    """Per local group: whether the kept rows' outcome values tie (no signal)."""
+    first_row: int = 0
+    """Global row index of this process's first row (TRL's process slice)."""
+    penalty_stats: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
+    """RoC: [pool positives' penalty sum, count, kept positives' penalty sum, count]."""
+
+
+class OfftargetGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer with GRPO-RoC and dynamic sampling; see the module docstring for why and how.
+
+    ``curation`` selects the rules; with none active the trainer behaves exactly as TRL's and
+    only records samples.
+    """
+
+    def __init__(self, *args: Any, curation: Curation | None = None, **kwargs: Any) -> None:
+        check_trl_version()
+        super().__init__(*args, **kwargs)
+        self.curation = curation or Curation(keep=self.num_generations)
+        self._stashed_rewards: torch.Tensor | None = None
+        self._staged: dict[tuple[int, int], dict] = {}
+        self.sample_log: list[dict] = []
+        """Sample records waiting to be written (main process); :meth:`pop_samples` empties it."""
+        self._check_curation()
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _check_curation(self) -> None:
+        c = self.curation
+        names = list(self.reward_func_names)
+        if len(set(names)) != len(names):
+            raise OfftargetError(f"reward functions need distinct names, got {names}")
+        if not c.active:
+            return
+        if self.multi_objective_aggregation != "sum_then_normalize":
+            raise OfftargetError("--roc / --dynamic-sampling need multi_objective_aggregation='sum_then_normalize'")
+        if self.tools or self.environment_factories is not None or self.rollout_func is not None:
+            raise OfftargetError("--roc / --dynamic-sampling support plain text generation (no tools or environments)")
+        if c.outcome not in names:
+            raise OfftargetError(f"outcome reward {c.outcome!r} is not among the reward functions {names}")
+        if c.roc and c.penalty not in names:
+            raise OfftargetError(f"RoC penalty reward {c.penalty!r} is not among the reward functions {names}")
+        expected = 2 * c.keep if c.roc else c.keep
+        if self.num_generations != expected:
+            raise OfftargetError(
+                f"num_generations is {self.num_generations} but curation keeps {c.keep} per group "
+                f"({'RoC generates 2G' if c.roc else 'no RoC'}): expected {expected}"
+            )
+        local_rows = self.args.per_device_train_batch_size * self.args.steps_per_generation
+        if local_rows % self.num_generations:
+            raise OfftargetError(
+                f"each process generates {local_rows} rows, not a multiple of the group size "
+                f"{self.num_generations}: groups would straddle processes; change prompts_per_step"
+            )
+        if (local_rows // self.num_generations * c.keep) % self.args.steps_per_generation:
+            raise OfftargetError(
+                "the curated batch does not split evenly into steps_per_generation micro-batches; "
+                "change prompts_per_step or gradient_accumulation_steps"
+            )
+
+    # -- overrides ------------------------------------------------------------------------------
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        # Why: the per-function columns (outcome, penalty) are needed per row after TRL has
+        # folded them into one weighted reward; TRL returns them gathered over processes.
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._stashed_rewards = rewards
+        return rewards
+
+    def _generate_and_score_completions(self, inputs):
+        # Why: this is the only place where a batch's rewards are known and its rows can still be
+        # chosen before training on them (no public hook sits between rewards and advantages).
+        if not self.model.training:
+            return super()._generate_and_score_completions(inputs)
+        if not self.curation.active:
+            output = super()._generate_and_score_completions(inputs)
+            self._record_uncurated(output)
+            return output
+        quota = len(inputs) // self.num_generations
+        rounds = [self._scored_round(inputs, 0)]
+        while self.curation.dynamic_sampling and len(rounds) <= self.curation.max_refill_rounds:
+            have = sum(not t for r in rounds for t in r.tied)
+            counts = self.accelerator.gather(torch.tensor([have, sum(len(r.tied) for r in rounds)],
+                                                          device=self.accelerator.device)).view(-1, 2)
+            if int(counts[:, 0].min()) >= quota:
+                break
+            rate = float(counts[:, 0].sum()) / max(1.0, float(counts[:, 1].sum()))
+            n_prompts = prompts_to_draw(quota - int(counts[:, 0].min()), rate, cap=quota)
+            rounds.append(self._scored_round(self._refill_inputs(n_prompts, len(rounds)), len(rounds)))
+        return self._curate(rounds, quota)
+
+    # -- rounds ---------------------------------------------------------------------------------
+    def _scored_round(self, inputs: list[dict], index: int) -> Round:
+        output = super()._generate_and_score_completions(inputs)
+        rewards = self._stashed_rewards
+        n_local = output["prompt_ids"].shape[0]
+        first = self.accelerator.process_index * n_local
+        local = rewards[first : first + n_local]
+        rnd = self._select_round(output, local, index, first)
+        if self.curation.log_samples and self.accelerator.is_main_process:
+            self._stage_samples(rewards, index)
+        return rnd
+
+    def _select_round(self, output: dict, rewards: torch.Tensor, index: int, first_row: int) -> Round:
+        """RoC selection (if on) and the tie test, per local group of ``num_generations`` rows."""
+        c, size = self.curation, self.num_generations
+        names = list(self.reward_func_names)
+        oi = names.index(c.outcome)
+        pi = names.index(c.penalty) if c.roc else None
+        groups, tied = [], []
+        stats = [0.0, 0.0, 0.0, 0.0]
+        for g in range(rewards.shape[0] // size):
+            rows = list(range(g * size, (g + 1) * size))
+            if c.roc:
+                outcome = rewards[rows, oi].tolist()
+                penalty = rewards[rows, pi].tolist()
+                positive = [not math.isnan(v) and v > 0 for v in outcome]
+                global_group = (first_row + g * size) // size
+                rng = np.random.default_rng([c.seed, int(self.state.global_step), index, global_group])
+                sel = roc_select(positive, penalty, c.keep, min_each=c.roc_min_each, rng=rng)
+                pool_pen = [penalty[i] for i in range(size) if positive[i] and not math.isnan(penalty[i])]
+                kept_pen = [penalty[i] for i in sel.positives if not math.isnan(penalty[i])]
+                stats = [stats[0] + sum(pool_pen), stats[1] + len(pool_pen),
+                         stats[2] + sum(kept_pen), stats[3] + len(kept_pen)]
+                rows = [rows[i] for i in sel.kept]
+            groups.append(rows)
+            tied.append(is_tied(rewards[rows, oi].tolist()))
+        return Round(index, output, rewards, groups, tied, first_row, stats)
+
+    def _refill_inputs(self, n_prompts: int, index: int) -> list[dict]:
+        """``n_prompts`` training rows, each repeated ``num_generations`` times (as TRL's sampler does).
+
+        Drawn per process from the whole training set with a generator seeded by (seed, step,
+        round, rank), so a resumed run draws the same prompts.
+        """
+        ds = self.train_dataset
+        rng = np.random.default_rng(
+            [self.curation.seed, int(self.state.global_step), index, self.accelerator.process_index]
+        )
+        idx = rng.choice(len(ds), size=n_prompts, replace=n_prompts > len(ds))
+        rows = [ds[int(i)] for i in idx]
+        return [row for row in rows for _ in range(self.num_generations)]
+
+    def _curate(self, rounds: list[Round], quota: int) -> dict[str, Any]:
+        """Keep ``quota`` groups per process, join them, recompute advantages and the token count."""
+        c = self.curation
+        informative = [(r.index, g) for r in rounds for g, t in enumerate(r.tied) if not t]
+        tied = [(r.index, g) for r in rounds for g, t in enumerate(r.tied) if t]
+        if c.dynamic_sampling:
+            chosen = informative[:quota]
+            fill = tied[: quota - len(chosen)]
+        else:  # RoC only: every group of the one round, in order
+            chosen, fill = [(rounds[0].index, g) for g in range(len(rounds[0].groups))], []
+        picked = set(chosen + fill)
+        parts, part_rewards, kept_ids = [], [], []
+        for r in rounds:
+            rows = [row for g in range(len(r.groups)) if (r.index, g) in picked for row in r.groups[g]]
+            if not rows:
+                continue
+            parts.append(take_rows(r.output, rows))
+            part_rewards.append(r.rewards[rows])
+            kept_ids.extend((r.index, r.first_row + row) for row in rows)
+        batch = concat_batches(parts, self._pad_token_id())
+        local_rewards = torch.cat(part_rewards, dim=0)
+
+        gathered = self.accelerator.gather(local_rewards)
+        advantages = group_advantages(gathered, self.reward_weights, c.keep, self.scale_rewards)
+        n_local = local_rewards.shape[0]
+        start = self.accelerator.process_index * n_local
+        batch["advantages"] = advantages[start : start + n_local].to(batch["completion_ids"].device)
+        batch["num_items_in_batch"] = self.accelerator.gather(loss_tokens(batch)).sum()
+
+        self._log_curation(rounds, gathered, len(fill))
+        if c.log_samples:
+            mine = [(ri, row, float(a)) for (ri, row), a in zip(kept_ids, batch["advantages"].tolist(), strict=True)]
+            everyone = gather_object(mine)
+            if self.accelerator.is_main_process:
+                self._resolve_samples(everyone)
+        return batch
+
+    def _pad_token_id(self) -> int:
+        tok = getattr(self, "_tokenizer", None) or self.processing_class
+        return int(tok.pad_token_id)
+
+    # -- metrics --------------------------------------------------------------------------------
+    def _log_curation(self, rounds: list[Round], kept_rewards: torch.Tensor, n_fill: int) -> None:
+        dev = self.accelerator.device
+        local = torch.tensor(
+            [sum(len(r.tied) for r in rounds), sum(r.tied.count(True) for r in rounds), n_fill,
+             *[sum(r.penalty_stats[i] for r in rounds) for i in range(4)]],
+            dtype=torch.float64, device=dev,
+        )
+        tot = self.accelerator.gather(local).view(-1, local.numel()).sum(dim=0).tolist()
+        groups, n_tied, n_fill_all, pool_sum, pool_n, kept_sum, kept_n = tot
+        names = list(self.reward_func_names)
+        oi = names.index(self.curation.outcome)
+        w = self.reward_weights.to(kept_rewards.device)
+        total = (kept_rewards * w.unsqueeze(0)).nansum(dim=1)
+        m = self._metrics["train"]
+        m["curation/generated_groups"].append(groups)
+        m["curation/tied_frac_generated"].append(n_tied / max(1.0, groups))
+        m["curation/refill_rounds"].append(float(len(rounds) - 1))
+        m["curation/tied_groups_trained"].append(n_fill_all)
+        m["curation/outcome_mean"].append(torch.nanmean(kept_rewards[:, oi]).item())
+        m["curation/reward_mean"].append(torch.nanmean(total).item())
+        if self.curation.roc:
+            m["curation/roc_penalty_pool_positives"].append(pool_sum / pool_n if pool_n else float("nan"))
+            m["curation/roc_penalty_kept_positives"].append(kept_sum / kept_n if kept_n else float("nan"))
+
+    # -- sample records -------------------------------------------------------------------------
+    def _stage_samples(self, rewards: torch.Tensor, index: int) -> None:
+        """Build one record per generated row of this round (main process), from TRL's ``_logs``."""
+        n = rewards.shape[0]
+        prompts = list(self._logs["prompt"])[-n:]
+        completions = list(self._logs["completion"])[-n:]
+        names = list(self.reward_func_names)
+        weights = self.reward_weights.tolist()
+        oi = names.index(self.curation.outcome) if self.curation.outcome in names else None
+        rows = rewards.tolist()
+        size = self.num_generations
+        step = int(self.state.global_step)
+        for i in range(n):
+            values = rows[i]
+            group_values = rewards[(i // size) * size : (i // size + 1) * size, oi].tolist() if oi is not None else None
+            self._staged[(index, i)] = {
+                "step": step,
+                "round": index,
+                "group": i // size,
+                "prompt": prompts[i] if i < len(prompts) else None,
+                "completion": completion_text(completions[i]) if i < len(completions) else None,
+                "rewards": {nm: (None if math.isnan(v) else v) for nm, v in zip(names, values, strict=True)},
+                "reward": sum(w * v for w, v in zip(weights, values, strict=True) if not math.isnan(v)),
+                "outcome": None if oi is None or math.isnan(values[oi]) else values[oi],
+                "group_tied": is_tied(group_values) if group_values is not None else None,
+                "kept": False,
+                "advantage": None,
+            }
+
+    def _resolve_samples(self, kept: list[tuple[int, int, float]]) -> None:
+        for ri, row, adv in kept:
+            rec = self._staged.get((ri, row))
+            if rec is not None:
+                rec["kept"], rec["advantage"] = True, adv
+        self.sample_log.extend(self._staged[k] for k in sorted(self._staged))
+        self._staged.clear()
+
+    def _record_uncurated(self, output: dict[str, Any]) -> None:
+        if not (self.curation.log_samples and self.accelerator.is_main_process):
+            return
+        rewards = self._stashed_rewards
+        self._stage_samples(rewards, 0)
+        advantages = list(self._logs["advantages"])[-rewards.shape[0] :]
+        self._resolve_samples([(0, i, a) for i, a in enumerate(advantages)])
+
+    def pop_samples(self) -> list[dict]:
+        """The sample records collected since the last call (main process; empty elsewhere)."""
+        out, self.sample_log = self.sample_log, []
+        return out
+
+
+class SampleLogWriter(TrainerCallback):
+    """Appends ``trainer.pop_samples()`` to ``samples.jsonl`` at every logging step and at the end."""
+
+    def __init__(self, trainer: OfftargetGRPOTrainer, path: Any) -> None:
+        self.trainer, self.path = trainer, path
+
+    def _flush(self) -> None:
+        if self.trainer.accelerator.is_main_process:
+            from offtarget.train.rundir import append_jsonl
+
+            append_jsonl(self.path, self.trainer.pop_samples())
+
+    def on_log(self, args, state, control, **kwargs):
+        self._flush()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._flush()
+
+
+def check_trl_version() -> None:
+    """Warn when the installed TRL is outside the range these overrides were tested on."""
+    import trl
+
+    v = Version(trl.__version__)
+    if not SUPPORTED_TRL[0] <= v < SUPPORTED_TRL[1]:
+        warnings.warn(
+            f"offtarget's GRPO subclass was tested with TRL {TESTED_TRL} (supported {SUPPORTED_TRL[0]}–<"
+            f"{SUPPORTED_TRL[1]}); TRL {trl.__version__} may have moved the overridden internals",
+            stacklevel=3,
+        )
+
+
+__all__ = [
+    "Curation",
+    "OfftargetGRPOTrainer",
+    "Round",
+    "SampleLogWriter",
+    "TESTED_TRL",
+    "check_trl_version",
+    "concat_batches",
+    "group_advantages",
+    "loss_tokens",
+    "take_rows",
+]
