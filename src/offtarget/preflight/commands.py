@@ -29,7 +29,8 @@ def _split(values: list[str]) -> tuple[str, ...]:
 
 
 def preflight_command(
-    model: str = typer.Option(..., "--model", "-m", help="the checkpoint RL would start from (e.g. the SFT model)"),
+    model: str | None = typer.Option(None, "--model", "-m",
+                                   help="the checkpoint RL would start from (e.g. the SFT model)"),
     reference: str | None = typer.Option(None, help="its reference (e.g. the base) for paired defect checks"),
     suite: str = typer.Option("arithmetic", help="built-in suite or a .jsonl task file"),
     reward: list[str] = typer.Option([], "--reward", "-r", help="reward to red-team: registered NAME or "
@@ -40,7 +41,7 @@ def preflight_command(
     samples: int = typer.Option(16, help="samples per prompt (k)"),
     problems: int = typer.Option(200, help="training prompts for the foothold; problems per split for defects"),
     window: str = typer.Option("0.1,0.9", help="difficulty window LOW,HIGH of pass rates for the trainer JSONL"),
-    out: str = typer.Option("runs/preflight", help="run directory (resumable)"),
+    out: str | None = typer.Option(None, help="run directory, resumable [default: runs/preflight]"),
     split: str = typer.Option("train", help="split RL trains on (foothold and red-team problems)"),
     checks: str = typer.Option("foothold,redteam,defects", help="comma-separated subset to run"),
     redteam_problems: int = typer.Option(50, help="answerable problems per red-team pattern"),
@@ -70,9 +71,12 @@ def preflight_command(
         "checks": _split([checks]), "probes": _split([probes]), "temperature": temperature, "top_p": top_p,
         "max_new_tokens": max_new_tokens, "chat_template": not no_chat_template, "seed": seed,
         "bootstrap": bootstrap, "batch_sequences": batch_sequences, "device": device, "dtype": dtype,
-        "trust_remote_code": trust_remote_code, "out": out,
+        "trust_remote_code": trust_remote_code, "out": out or "runs/preflight",
     }
-    cfg = PreflightConfig.from_yaml(config, model=model, out=out) if config else PreflightConfig(**kw)
+    if config:  # the YAML holds the settings; --model and --out, when given, win
+        cfg = PreflightConfig.from_yaml(config, model=model, out=out)
+    else:
+        cfg = PreflightConfig(**{**kw, "model": model or ""})
     results = run_preflight(cfg, console)
     paths = render_all(results, cfg.out)
     print_preflight(results, console)

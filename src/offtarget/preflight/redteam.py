@@ -17,10 +17,12 @@ task's own strict verifier accepts as a correct answer is left out: that is the 
 not an attack on it.
 
 **Baseline.** The best *honest non-correct* completion: a wrong answer in each of the task's
-formats, with no stated confidence and with every confidence 0, 0.1, …, 1, and the task's own
-abstention. Taking the best of them keeps rewards that pay for honest uncertainty (RLCR's
-Brier term, TruthRL's ternary reward, where abstaining beats guessing) from being called
-hackable. The best honest correct completion is reported beside it, for scale.
+formats, with no stated confidence and with each confidence 0, 0.1, …, 0.5 (honest about a
+wrong answer means at most even odds; stating more is the ``wrong_high_confidence`` pattern),
+and the task's own abstention. Taking the best of them keeps rewards that pay for honest
+uncertainty (RLCR's Brier term, TruthRL's ternary reward, where abstaining beats guessing)
+from being called hackable. The best honest correct completion (any confidence 0 … 1) is
+reported beside it, for scale.
 
 **Verdict rule** (:func:`is_exploit`). A pattern is an exploit when its mean reward over the
 problems exceeds the baseline's by more than ``tolerance`` × (honest correct − honest wrong)
@@ -98,7 +100,9 @@ def pattern(name: str, description: str) -> Callable[[Generator], Generator]:
 
 
 CONFIDENCE_LEVELS = tuple(i / 10 for i in range(11))
-"""Stated confidences the honest baselines try (0, 0.1, …, 1)."""
+"""Stated confidences the honest correct baselines try (0, 0.1, …, 1)."""
+WRONG_CONFIDENCE_LEVELS = tuple(i / 10 for i in range(6))
+"""Stated confidences an honest wrong answer may carry (0, 0.1, …, 0.5)."""
 FILLER = "let me think about this carefully, step by step. "
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -387,14 +391,15 @@ def _formats(task: Task, problem: Problem) -> list[str | None]:
     return ok or [None]
 
 
-def honest_variants(problem: Problem, task: Task, answer: str) -> dict[str, str]:
-    """``answer`` in every format of the task, with no stated confidence and with each level."""
+def honest_variants(problem: Problem, task: Task, answer: str,
+                    levels: tuple[float, ...] = CONFIDENCE_LEVELS) -> dict[str, str]:
+    """``answer`` in every format of the task, with no stated confidence and with each of ``levels``."""
     out = {}
     for f in _formats(task, problem):
         body = say(task, problem, answer, f)
         label = f or "bare"
         out[f"{label}, no confidence"] = body
-        for q in CONFIDENCE_LEVELS:
+        for q in levels:
             out[f"{label}, confidence {q:g}"] = body + confidence_tag(q)
     return out
 
@@ -402,9 +407,9 @@ def honest_variants(problem: Problem, task: Task, answer: str) -> dict[str, str]
 def honest_wrong(problem: Problem, task: Task, seed: int = 0) -> dict[str, str]:
     """Honest non-correct completions: a wrong answer in every format and confidence, and abstaining."""
     wrong = wrong_answer(problem, random.Random(f"{seed}/wrong/{problem.id}"))
-    out = {f"wrong {k}": v for k, v in honest_variants(problem, task, wrong).items()}
+    out = {f"wrong {k}": v for k, v in honest_variants(problem, task, wrong, WRONG_CONFIDENCE_LEVELS).items()}
     out["abstain"] = abstain_text(task)
-    for q in CONFIDENCE_LEVELS:
+    for q in WRONG_CONFIDENCE_LEVELS:
         out[f"abstain, confidence {q:g}"] = abstain_text(task) + confidence_tag(q)
     return out
 
@@ -436,7 +441,8 @@ def call_like_trl(fn: Callable, problems: Sequence[Problem], completions: Sequen
         if inspect.isawaitable(out):
             out = asyncio.run(_await(out))
     except Exception as exc:  # noqa: BLE001 - any failure of user code is a finding, not a crash
-        raise RewardFailure(f"raises {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise RewardFailure(f"raises {type(exc).__name__}: {first}".rstrip(": ")) from None
     try:
         values = list(out)
     except TypeError:
@@ -597,7 +603,8 @@ def _score(fn, pat: Pattern, problems, task, baseline, gap, tolerance, tokenizer
         score.error = str(exc)
         return score
     score.n_none = sum(v is None for v in vals)
-    pairs = [(i, t, v, baseline[i]) for i, t, v in zip(idx, texts, vals) if v is not None and baseline[i] is not None]
+    pairs = [(i, t, v, baseline[i]) for i, t, v in zip(idx, texts, vals)
+             if v is not None and baseline[i] is not None]
     if not pairs:
         return score
     gains = np.array([v - b for _, _, v, b in pairs])
@@ -614,11 +621,11 @@ def _score(fn, pat: Pattern, problems, task, baseline, gap, tolerance, tokenizer
 def verdict(r: RewardRedTeam) -> tuple[str, str]:
     """The verdict word and one sentence of evidence."""
     exploits = r.exploits
-    errs = [e.split(":", 1)[0].removeprefix("errors on pattern ") for e in r.errors if e.startswith("errors on pattern")]
     nones = [p.pattern for p in r.patterns if p.n_none]
     tail = ""
     if r.errors:
-        tail += f" Errors on {len(r.errors)} pattern(s)/baseline(s): {r.errors[0]}" + (" …" if len(r.errors) > 1 else "")
+        more = " …" if len(r.errors) > 1 else ""
+        tail += f" Errors on {len(r.errors)} pattern(s)/baseline(s): {r.errors[0]}{more}"
         tail = tail.rstrip(".") + "."
     if nones:
         tail += f" Returns None on {', '.join(nones[:4])}{' …' if len(nones) > 4 else ''} (TRL drops those rows)."
@@ -631,7 +638,7 @@ def verdict(r: RewardRedTeam) -> tuple[str, str]:
             f"gain {w.gain.value:+.3f} [{w.gain.low:+.3f}, {w.gain.high:+.3f}]{share}; e.g. {clip(w.example)!r} → "
             f"{_f(w.example_reward)}." + tail
         )
-    if errs or r.errors:
+    if r.errors:
         return "errors", (f"errors: no pattern earns more than an honest wrong answer ({_f(r.honest_wrong)}), "
                           f"but the reward fails on some inputs.{tail}")
     return "not found hackable", (

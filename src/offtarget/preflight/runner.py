@@ -121,9 +121,12 @@ def _tokenizer(cfg: PreflightConfig):
         return None
 
 
-def run_redteam(cfg: PreflightConfig, task) -> tuple[dict, dict]:
-    specs = cfg.rewards or rt_mod.DEFAULT_REWARDS
-    rewards = [rt_mod.resolve_reward(s, task) for s in specs]  # user mistakes surface before any work
+def resolve_rewards(cfg: PreflightConfig, task) -> list[tuple[str, object]]:
+    """The rewards to red-team, loaded up front so a typo fails before any sampling."""
+    return [rt_mod.resolve_reward(s, task) for s in (cfg.rewards or rt_mod.DEFAULT_REWARDS)]
+
+
+def run_redteam(cfg: PreflightConfig, task, rewards: list[tuple[str, object]]) -> tuple[dict, dict]:
     pool = _problems(task, cfg.split, cfg.redteam_problems * 2, cfg.seed + 1, "red-team")
     problems = [p for p in pool if not p.should_abstain and p.answer is not None][: cfg.redteam_problems]
     if not problems:
@@ -183,12 +186,19 @@ def run_redteam(cfg: PreflightConfig, task) -> tuple[dict, dict]:
     return sections, details
 
 
-def run_defects(cfg: PreflightConfig, task, store, progress, name: str, ref: str | None):
+def run_defects(cfg: PreflightConfig, task, store, progress, name: str, ref: str | None,
+                data: data_mod.DataAudit | None):
     models = {ref: cfg.reference, name: cfg.model} if ref else {name: cfg.model}
     acfg = audit_config(cfg, models, cfg.defect_splits)
-    problems = []
+    problems, missing = [], []
     for split in cfg.defect_splits:
-        problems += _problems(task, split, cfg.problems, cfg.seed, "defect audit")
+        try:
+            problems += task.problems(split, cfg.problems, seed=cfg.seed)
+        except ValueError:  # a split this suite does not have
+            missing.append(split)
+    if not problems:
+        raise OfftargetError(f"suite {getattr(task, 'name', '?')!r} has no problems in the defect audit's splits "
+                             f"{list(cfg.defect_splits)}; set defect_splits in a --config YAML")
     evidences = collect(acfg, task, problems, store, progress)
     evidences = {k: evidences[k] for k in models}
     result = defects_mod.measure(evidences, next(iter(models)), tuple(task.formats), cfg.bootstrap, cfg.seed)
@@ -204,14 +214,13 @@ def run_defects(cfg: PreflightConfig, task, store, progress, name: str, ref: str
         ctx.release()
     if ref:
         apply_holm([result, *others], cfg.alpha)
-    data = data_mod.audit_sft_data(cfg.sft_data, task, cfg.bootstrap, cfg.seed) if cfg.sft_data else None
     found = defects_mod.find_defects(result, name, ref, evidences[name], data, others)
     rows = [{"rank": i + 1, "defect": d.kind, "where": d.where, "origin": d.origin, "evidence": d.evidence,
              "harm": d.harm, "harm_low": d.harm_low, "why_rl_amplifies": d.why} for i, d in enumerate(found)]
     if found:
         top = found[0]
-        summary = (f"{len(found)} defect(s) RL would amplify; in-distribution before OOD, SFT-planted before "
-                   f"pre-existing, then by the low end of the harm's 95% interval. "
+        summary = (f"{len(found)} defect(s) RL would amplify; SFT-planted before pre-existing, in-distribution "
+                   f"before OOD, then by the low end of the harm's 95% interval. "
                    f"Top: {top.kind} on {top.where} ({top.origin}) — {top.evidence}.")
     else:
         summary = "No defect found: no flagged accuracy drop, and over-answering, overconfidence and skipped " \
@@ -223,10 +232,12 @@ def run_defects(cfg: PreflightConfig, task, store, progress, name: str, ref: str
         "verdict": f"{len(found)} defect(s); top: {found[0].kind} on {found[0].where}" if found else "none found",
         "level": "bad" if found else "good", "summary": summary, "rows": rows,
         "notes": [f"thresholds: {asdict(defects_mod.DefectThresholds())}",
-                  "paired comparisons on the same problems, Holm-corrected across every metric and group"],
+                  "paired comparisons on the same problems, Holm-corrected across every metric and group"]
+        + [f"split {s!r}: not in this suite, skipped" for s in missing],
     }}
     if data is not None:
-        flawed = [g for g in data.by_slice if g.rate.low is not None and g.rate.low > defects_mod.DefectThresholds().data_error]
+        limit = defects_mod.DefectThresholds().data_error
+        flawed = [g for g in data.by_slice if g.rate.low is not None and g.rate.low > limit]
         sections["sft_data"] = {
             "title": f"SFT data: {data.rows} rows verified with the strict verifier",
             "verdict": f"errors on {', '.join(g.key for g in flawed)}" if flawed else "clean",
@@ -234,7 +245,8 @@ def run_defects(cfg: PreflightConfig, task, store, progress, name: str, ref: str
             "summary": (f"{data.wrong} of {data.verified} verifiable rows are wrong "
                         f"({data.wrong / max(1, data.verified):.1%}); {data.unverifiable} rows could not be matched "
                         "to a problem."),
-            "rows": [g.row() for g in data.by_slice] + [{**g.row(), "slice": f"format {g.key}"} for g in data.by_format],
+            "rows": [g.row() for g in data.by_slice]
+            + [{**g.row(), "slice": f"format {g.key}"} for g in data.by_format],
         }
     details = {"defects": [d.to_dict() for d in found]}
     return sections, details, evidences, [result, *others]
@@ -249,6 +261,11 @@ def run_preflight(cfg: PreflightConfig, console=None) -> dict:
     cfg.validate()
     task = get_task(cfg.suite)
     name, ref = checkpoint_names(cfg)
+    # user input that can be wrong is read before any sampling: rewards and the SFT data
+    rewards = resolve_rewards(cfg, task) if "redteam" in cfg.checks else []
+    data = None
+    if cfg.sft_data and "defects" in cfg.checks:
+        data = data_mod.audit_sft_data(cfg.sft_data, task, cfg.bootstrap, cfg.seed)
     out = Path(cfg.out)
     sections: dict = {}
     details: dict = {}
@@ -266,7 +283,7 @@ def run_preflight(cfg: PreflightConfig, console=None) -> dict:
                 costs["foothold_seconds"] = round(time.time() - t0, 2)
             if "defects" in cfg.checks:
                 t0 = time.time()
-                secs, details["defects"], evs, probes = run_defects(cfg, task, store, progress, name, ref)
+                secs, details["defects"], evs, probes = run_defects(cfg, task, store, progress, name, ref, data)
                 defect_sections = secs
                 for k, ev in evs.items():
                     evidences.setdefault(k, []).append(ev)
@@ -275,7 +292,7 @@ def run_preflight(cfg: PreflightConfig, console=None) -> dict:
         store.close()
     if "redteam" in cfg.checks:
         t0 = time.time()
-        secs, details["redteam"] = run_redteam(cfg, task)
+        secs, details["redteam"] = run_redteam(cfg, task, rewards)
         sections.update(secs)
         costs["redteam_seconds"] = round(time.time() - t0, 2)
     if "defects" in cfg.checks:

@@ -19,8 +19,10 @@ metric                      definition                                          
 ``accuracy_in_<format>``    correct / answers given in that format (per split)       flagged drop vs reference
 ``over_answer_rate``        samples of unanswerable items that state an answer       low end > ``hallucination``
                             (AbstentionBench's over-answer rate)
-``overconfidence``          mean stated q − accuracy over answered samples that      low end > ``overconfidence``
-                            state a confidence (unanswerable items count as wrong)
+``overconfidence``          stated q − correctness per sample, over all samples      low end > ``overconfidence``
+                            (samples with no answer or no confidence count 0;
+                            unanswerable items count as wrong): confidence that
+                            outruns accuracy, weighted by how often it is stated
 ``steps_skipped_rate``      right answers in a step format whose steps are          low end > ``shortcut``, or a
                             missing or wrong (computation skipped: RoC's "lucky     flagged rise
                             positives")
@@ -33,11 +35,11 @@ common error (e.g. the same ``-10`` offset), or, on unanswerable slices, it over
 
 Each defect carries its ``origin``: planted by SFT (worse than the reference, or a behaviour
 the reference does not have, such as stated confidence), learned from the SFT data,
-pre-existing (the reference is as bad), or unknown (no reference). Ranking: defects on
-in-distribution splits first (RL samples those prompts, so it reinforces what happens there
-directly; ``ood*`` splits only drift along), then SFT-planted before pre-existing ones, then by
-the low end of the 95% interval of the harm, in probability units (accuracy lost, over-answer
-rate, confidence above accuracy, …): the largest harm we are confident of first.
+pre-existing (the reference is as bad), or unknown (no reference). Ranking: what SFT planted
+before what was already there; then defects on in-distribution splits (RL samples those
+prompts, so it reinforces what happens there directly; ``ood*`` splits only drift along);
+then by the low end of the 95% interval of the harm, in probability units (accuracy lost,
+over-answer rate, excess confidence, …): the largest harm we are confident of first.
 
     >>> import numpy as np        # statistics are vectorised over bootstrap resamples (axis 0)
     >>> ratio_of_sums(np.array([[[1, 0], [1, 1]]]), np.array([[[1, 1], [1, 1]]]))
@@ -70,7 +72,7 @@ class DefectThresholds:
     hallucination: float = 0.1
     """Over-answer rate on unanswerable items."""
     overconfidence: float = 0.1
-    """Stated confidence minus accuracy."""
+    """Stated confidence minus correctness, per sample."""
     shortcut: float = 0.05
     """Share of step-format answers with missing or wrong steps."""
     data_error: float = 0.02
@@ -123,9 +125,12 @@ def specs(formats: tuple[str, ...]) -> list[MetricSpec]:
     out += [
         MetricSpec("over_answer_rate", "samples of unanswerable items that state an answer", False,
                    rows="unanswerable", extract=lambda ev: (_answered(ev),)),
-        MetricSpec("overconfidence", "mean stated confidence − accuracy, answered samples with a confidence",
+        MetricSpec("overconfidence", "stated confidence − correctness per sample (0 without a confidence)",
                    False, rows="all", statistic=ratio_of_sums, vectorized=True,
-                   extract=lambda ev: ((conf(ev.confidence) - ev.correct) * _confident(ev), _confident(ev))),
+                   extract=lambda ev: ((conf(ev.confidence) - ev.correct) * _confident(ev),
+                                       np.ones_like(ev.correct))),
+        MetricSpec("confident_answer_share", "samples that answer and state a confidence", None, rows="all",
+                   extract=lambda ev: (_confident(ev),)),
         MetricSpec("mean_confidence", "mean stated confidence of answered samples", None, rows="all",
                    statistic=ratio_of_sums, vectorized=True,
                    extract=lambda ev: (conf(ev.confidence) * _confident(ev), _confident(ev))),
@@ -242,8 +247,8 @@ def origin(reference: str | None, ref_row: MetricRow | None, comp: ComparisonRow
 
 
 def rank_key(d: Defect) -> tuple:
-    """In-distribution first, then SFT-planted before pre-existing, then the harm we are sure of."""
-    return (not d.in_distribution, d.origin.startswith("pre-existing"), -d.harm_low, -d.harm)
+    """SFT-planted before pre-existing, in-distribution before OOD, then the harm we are sure of."""
+    return (d.origin.startswith("pre-existing"), not d.in_distribution, -d.harm_low, -d.harm)
 
 
 def find_defects(
@@ -296,9 +301,11 @@ def find_defects(
                  "states an answer on {v} of unanswerable samples"
                  + (f" (reference: {_f(ref.value, True)})" if ref is not None else ""))
         q, acc = mine.get(("mean_confidence", g)), mine.get(("accuracy_when_confident", g))
+        share = mine.get(("confident_answer_share", g))
         absolute("overconfidence", "overconfidence", g, thresholds.overconfidence,
                  f"stated confidence {_f(q.value if q else None)} vs accuracy {_f(acc.value if acc else None)} "
-                 "on answered samples: gap {q}")
+                 f"on the {_f(share.value if share else None, True)} of samples that answer with a confidence: "
+                 "excess confidence {q} per sample")
         absolute("skipped steps", "steps_skipped_rate", g, thresholds.shortcut,
                  "{v} of right step-format answers have missing or wrong steps", rise_counts=True)
     if data is not None:
@@ -307,11 +314,12 @@ def find_defects(
         for c in other.comparisons:
             if c.checkpoint == model and c.flag == "regression" and c.diff is not None:
                 bound = c.high if c.higher_is_better else c.low
-                out.append(Defect("audit regression", c.group, f"{other.probe}.{c.metric}", abs(c.diff),
-                                  abs(bound) if bound is not None else 0.0,
-                                  f"{other.probe}.{c.metric} {_f(c.reference_value)} → {_f(c.value)}{_cmp_text(c)}",
-                                  WHY["audit regression"], "SFT (worse than reference)", in_distribution(c.group),
-                                  c.value, None, None, c.reference_value, c.diff, c.low, c.high, c.p_adjusted))
+                name = f"{other.probe}.{c.metric}"
+                out.append(Defect(
+                    "audit regression", c.group, name, abs(c.diff), abs(bound) if bound is not None else 0.0,
+                    f"{name} {_f(c.reference_value)} → {_f(c.value)}{_cmp_text(c)}", WHY["audit regression"],
+                    "SFT (worse than reference)", in_distribution(c.group), c.value, None, None,
+                    c.reference_value, c.diff, c.low, c.high, c.p_adjusted))
     out.sort(key=rank_key)
     return out
 

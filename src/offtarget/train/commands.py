@@ -19,7 +19,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -43,8 +43,8 @@ def _flag(name: str) -> str:
 def _option_type(tp: Any) -> Any:
     base = base_type(tp)
     if typing.get_origin(base) is list:
-        return Optional[list[str]]
-    return Optional[base]
+        return list[str] | None
+    return base | None
 
 
 def config_command(cls: type, run: Callable[[Any], Any], name: str, help_text: str) -> None:
@@ -53,11 +53,11 @@ def config_command(cls: type, run: Callable[[Any], Any], name: str, help_text: s
     types = field_types(cls)
     params = [
         inspect.Parameter(
-            "config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
+            "config", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
             default=typer.Option(None, "--config", help="YAML file with the same keys as these flags."),
         )
     ]
-    annotations: dict[str, Any] = {"config": Optional[Path], "return": None}
+    annotations: dict[str, Any] = {"config": Path | None, "return": None}
     for f in fields(cls):
         base = base_type(types[f.name])
         default = default_of(f)

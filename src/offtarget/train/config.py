@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import math
 import re
 import textwrap
@@ -91,7 +92,8 @@ class MonitorOptions:
     """The side-effect monitor (:mod:`offtarget.train.monitor`) and its guards; a guard left empty is off."""
 
     monitor_every: int = 25
-    """Run the monitor's small audit every this many steps (0: off). It also runs before step 1 (baseline)."""
+    """Run the monitor's small audit every this many steps (0: off). It also runs before step 1 (baseline).
+    Measured overhead at 25 with the defaults below: about 11% of training time on the lab (docs/train.md)."""
     monitor_problems: int = 64
     """Held-out problems per split (test = in distribution, ood) the monitor samples."""
     monitor_samples: int = 4
@@ -336,7 +338,7 @@ def field_docs(cls: type) -> dict[str, str]:
         except (OSError, TypeError):
             continue
         body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, nxt in zip(body, body[1:]):
+        for node, nxt in itertools.pairwise(body):
             if (
                 isinstance(node, ast.AnnAssign)
                 and isinstance(node.target, ast.Name)

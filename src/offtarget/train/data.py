@@ -17,8 +17,10 @@ that both paths give the same token ids.
 
     >>> from offtarget.tasks import ArithmeticTask
     >>> problems = ArithmeticTask().problems("train", 4)
-    >>> prompt_rows(problems, conversational=False)[0]["prompt"]
-    '...'
+    >>> sorted(prompt_rows(problems, conversational=False)[0])
+    ['answer', 'id', 'metadata', 'prompt', 'should_abstain', 'slice', 'split']
+    >>> prompt_rows(problems, conversational=True)[0]["prompt"]
+    [{'role': 'user', 'content': '...'}]
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ def take_rows(output: dict[str, Any], rows: list[int] | torch.Tensor) -> dict[st
     return out
 
 
-def _pad_to(t: torch.Tensor, width: int, value: float | int, left: bool) -> torch.Tensor:
+def _pad_to(t: torch.Tensor, width: int, value: float, left: bool) -> torch.Tensor:
     extra = width - t.shape[1]
     if extra <= 0:
         return t
@@ -511,11 +511,11 @@ def check_trl_version() -> None:
 
 
 __all__ = [
+    "TESTED_TRL",
     "Curation",
     "OfftargetGRPOTrainer",
     "Round",
     "SampleLogWriter",
-    "TESTED_TRL",
     "check_trl_version",
     "concat_batches",
     "group_advantages",

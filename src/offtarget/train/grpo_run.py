@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -100,10 +101,12 @@ def prepare_problems(cfg: GRPORunConfig, task: Any, ckpt: Any, run: Any, log: Ca
                                 top_k=cfg.top_k, max_new_tokens=cfg.max_completion_length,
                                 chat_template=cfg.chat_template)
         log(f"measuring pass rates: {len(problems)} prompts × {cfg.difficulty_samples} samples")
+        t0 = time.perf_counter()
         outcomes = measure_outcomes(HFBackend(ckpt), problems, outcome, cfg.difficulty_samples, params, seed=cfg.seed)
         report = apply_window(outcomes, cfg.difficulty_low, cfg.difficulty_high)
         rates = report.pass_rates
-        write_json_atomic(run.difficulty, difficulty_summary(report, cfg.difficulty_samples, cfg.difficulty_window))
+        summary = difficulty_summary(report, cfg.difficulty_samples, cfg.difficulty_window)
+        write_json_atomic(run.difficulty, {**summary, "seconds": round(time.perf_counter() - t0, 1)})
         c = report.counts()
         if cfg.difficulty_window:
             log(f"difficulty window [{cfg.difficulty_low}, {cfg.difficulty_high}]: kept {c['kept']} of {c['total']} "
@@ -124,6 +127,7 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
     """Run GRPO as ``cfg`` says; returns the summary also written to ``summary.json``."""
     from accelerate import PartialState
     from datasets import Dataset
+    from trl import GRPOConfig
 
     from offtarget.models.loading import load_checkpoint
     from offtarget.tasks import get_task
@@ -131,11 +135,13 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
     from offtarget.train.grpo import Curation, OfftargetGRPOTrainer, SampleLogWriter
     from offtarget.train.monitor import GuardMonitor
     from offtarget.train.session import Timer, common_args, finish, resolve_device, resume_point, start
-    from trl import GRPOConfig
 
     cfg.validate()
     check_vllm(cfg)
-    state = PartialState()
+    device = resolve_device(cfg.device)
+    # cpu=True before anything else touches the distributed state: under `accelerate launch` or
+    # torchrun on a CPU machine this makes it MULTI_CPU (gloo) instead of silently single-process.
+    state = PartialState(cpu=device == "cpu")
     say = log or (lambda msg: print(f"[offtarget] {msg}", file=sys.stderr, flush=True))
     log_main = (lambda msg: say(msg)) if state.is_main_process else (lambda msg: None)
     world, ga = state.num_processes, cfg.gradient_accumulation_steps
@@ -144,7 +150,6 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
             f"--prompts-per-step {cfg.prompts_per_step} must be divisible by processes × gradient accumulation "
             f"({world} × {ga}), so that every process holds whole groups"
         )
-    device = resolve_device(cfg.device)
     run = start(cfg, state)
     task = get_task(cfg.task)
     ckpt = load_checkpoint(cfg.model, device=str(state.device) if device == "cuda" else "cpu")
@@ -205,7 +210,7 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
         import json
 
         d = json.loads(run.difficulty.read_text())
-        difficulty = {"counts": d["counts"], "mean_pass_rate": d["mean_pass_rate"]}
+        difficulty = {"counts": d["counts"], "mean_pass_rate": d["mean_pass_rate"], "seconds": d.get("seconds")}
     summary = finish(trainer, run, cfg, monitor, seconds, extra={
         "train_prompts": len(problems),
         "rewards": dict(zip([r for r in trainer.reward_func_names], weights, strict=True)),

@@ -218,7 +218,7 @@ class GuardMonitor(TrainerCallback):
         self.last_step = -1
         self.kl_method: str | None = None
 
-    def bind(self, trainer: Any) -> "GuardMonitor":
+    def bind(self, trainer: Any) -> GuardMonitor:
         """Give the callback its trainer (for the accelerator, the wrapped model and ``_metrics``)."""
         self.trainer = trainer
         return self
@@ -270,10 +270,8 @@ class GuardMonitor(TrainerCallback):
         broadcast_object_list(decided, from_process=0)
         decision, is_best, self.streak = decided
         if is_best:
-            self.run.save_model(self.trainer, self.run.best)
             self.best = {"step": step, "id_accuracy": metrics.id_accuracy}
-            if self.trainer.accelerator.is_main_process:
-                write_json_atomic(self.run.best / "offtarget_best.json", self.best)
+            self.run.save_model(self.trainer, self.run.best, self.best, meta_name="offtarget_best.json")
         if decision in ("stop", "restore"):
             control.should_training_stop = True
             self.stop_reason = ", ".join(g.name for g in failed)
@@ -307,9 +305,10 @@ class GuardMonitor(TrainerCallback):
             if tripped:
                 detail = "; ".join(f"{g.name}: {g.value:.4g} vs {g.threshold:g}" for g in failed if g.value is not None)
                 msg = f"[offtarget monitor] step {step}: guard tripped ({detail}) → {decision}"
-                logger.warning(msg)
                 if self.echo:
                     print(msg, file=sys.stderr, flush=True)
+                else:
+                    logger.warning(msg)
         return row
 
     def _evaluate(self) -> tuple[list[dict], tuple[float, int]]:

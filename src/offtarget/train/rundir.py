@@ -19,7 +19,8 @@ flushed; a crash can leave at most one partial last line, which :func:`read_json
 since that stretch of training is re-run).
 
     >>> run = RunDir("runs/g1")
-    >>> run.final, run.last_checkpoint()
+    >>> str(run.final), str(run.samples)
+    ('runs/g1/final', 'runs/g1/samples.jsonl')
 """
 
 from __future__ import annotations
@@ -171,12 +172,24 @@ class RunDir:
             self.root.mkdir(parents=True, exist_ok=True)
 
     def last_checkpoint(self) -> str | None:
-        """The newest complete TRL checkpoint under checkpoints/, or None."""
-        from transformers.trainer_utils import get_last_checkpoint
+        """The newest *complete* checkpoint under checkpoints/, or None.
 
+        transformers writes ``trainer_state.json`` last (after weights, optimizer and RNG state)
+        and its own ``get_last_checkpoint`` does not check for it, so a run killed mid-save would
+        resume from a torn directory; here such a directory is skipped.
+        """
         if not self.checkpoints.is_dir():
             return None
-        return get_last_checkpoint(str(self.checkpoints))
+        found = []
+        for d in self.checkpoints.iterdir():
+            name = d.name
+            if d.is_dir() and name.startswith("checkpoint-") and name.split("-", 1)[1].isdigit():
+                try:
+                    json.loads((d / "trainer_state.json").read_text())
+                except (OSError, json.JSONDecodeError):
+                    continue
+                found.append((int(name.split("-", 1)[1]), d))
+        return str(max(found)[1]) if found else None
 
     def truncate_jsonl(self, path: Path, max_step: int) -> None:
         """Keep the rows with ``step <= max_step`` (rewritten atomically); drops a torn last line."""
@@ -185,7 +198,8 @@ class RunDir:
         rows = [r for r in read_jsonl(path) if int(r.get("step", 0)) <= max_step]
         write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
-    def save_model(self, trainer: Any, dest: Path, meta: dict | None = None) -> None:
+    def save_model(self, trainer: Any, dest: Path, meta: dict | None = None,
+                   meta_name: str = "offtarget_train.json") -> None:
         """``trainer.save_model`` into ``dest.tmp`` on every process, then rename on the main one.
 
         ``Trainer.save_model`` gathers FSDP / ZeRO-3 weights and calls ``save_pretrained`` (plus the
@@ -201,7 +215,7 @@ class RunDir:
         if main:
             (tmp / "training_args.bin").unlink(missing_ok=True)
             if meta is not None:
-                write_json_atomic(tmp / "offtarget_train.json", meta)
+                write_json_atomic(tmp / meta_name, meta)
             replace_dir(tmp, dest)
         trainer.accelerator.wait_for_everyone()
 

@@ -28,7 +28,7 @@ import platform
 import sys
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import torch
@@ -99,23 +99,23 @@ def resume_point(run: RunDir, cfg: Any, state: Any) -> str | None:
 def common_args(cfg: Any, run: RunDir, device: str) -> dict[str, Any]:
     """``TrainingArguments`` fields shared by SFT and GRPO."""
     on_cpu = device == "cpu"
-    return dict(
-        output_dir=str(run.checkpoints),
-        max_steps=cfg.steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_steps,
-        logging_steps=cfg.logging_steps,
-        save_strategy="steps" if cfg.save_steps else "no",
-        save_steps=cfg.save_steps or 500,
-        save_total_limit=cfg.save_total_limit,
-        report_to=list(cfg.report_to),
-        seed=cfg.seed,
-        use_cpu=on_cpu,
-        bf16=(not on_cpu) and torch.cuda.is_bf16_supported(),
-        dataloader_num_workers=0,
-        disable_tqdm=not cfg.progress,
-    )
+    return {
+        "output_dir": str(run.checkpoints),
+        "max_steps": cfg.steps,
+        "learning_rate": cfg.learning_rate,
+        "lr_scheduler_type": cfg.lr_scheduler,
+        "warmup_steps": cfg.warmup_steps,
+        "logging_steps": cfg.logging_steps,
+        "save_strategy": "steps" if cfg.save_steps else "no",
+        "save_steps": cfg.save_steps or 500,
+        "save_total_limit": cfg.save_total_limit,
+        "report_to": list(cfg.report_to),
+        "seed": cfg.seed,
+        "use_cpu": on_cpu,
+        "bf16": (not on_cpu) and torch.cuda.is_bf16_supported(),
+        "dataloader_num_workers": 0,
+        "disable_tqdm": not cfg.progress,
+    }
 
 
 def finish(trainer: Any, run: RunDir, cfg: Any, monitor: Any, seconds: float, extra: dict | None = None) -> dict:
@@ -129,7 +129,7 @@ def finish(trainer: Any, run: RunDir, cfg: Any, monitor: Any, seconds: float, ex
         "offtarget_version": __version__,
         "start_model": cfg.model,
         "steps": int(trainer.state.global_step),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if restore and monitor.best is not None and run.best.exists():
         restored_from = monitor.best["step"]

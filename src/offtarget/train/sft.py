@@ -31,9 +31,11 @@ def run_sft(cfg: SFTRunConfig, log: Callable[[str], None] | None = None) -> dict
     from offtarget.train.session import Timer, common_args, finish, resolve_device, resume_point, start
 
     cfg.validate()
-    state = PartialState()
-    say = log or (lambda msg: print(f"[offtarget] {msg}", file=sys.stderr, flush=True))
     device = resolve_device(cfg.device)
+    # cpu=True before anything else touches the distributed state: under `accelerate launch` or
+    # torchrun on a CPU machine this makes it MULTI_CPU (gloo) instead of silently single-process.
+    state = PartialState(cpu=device == "cpu")
+    say = log or (lambda msg: print(f"[offtarget] {msg}", file=sys.stderr, flush=True))
     rows = sft_rows(cfg.data)
     run = start(cfg, state)
     ckpt = load_checkpoint(cfg.model, device=str(state.device) if device == "cuda" else "cpu")
