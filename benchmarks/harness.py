@@ -128,7 +128,7 @@ class Ratio:
     """The median must be at least this (or at most, when ``lower_is_better``); None: reported only."""
     lower_is_better: bool = False
     unit: str = "x"
-    """How the table prints it: ``x`` (a factor) or ``%`` (a fraction shown in percent)."""
+    """How the table prints it: ``x`` (a factor), ``%`` (a fraction, in percent) or ``""`` (a plain number)."""
 
     @classmethod
     def of(cls, name: str, description: str, rounds: list[dict[str, Run]], num: str, den: str,
@@ -159,7 +159,9 @@ class Ratio:
         def fmt(v: float) -> str:
             if not math.isfinite(v):
                 return "n/a"
-            return f"{100 * v:.1f}%" if self.unit == "%" else f"{v:.2f}x"
+            if self.unit == "%":
+                return f"{100 * v:.1f}%"
+            return f"{v:.2f}x" if self.unit == "x" else f"{v:.3f}"
 
         rng = f"{fmt(min(self.values))}–{fmt(max(self.values))}" if self.values else ""
         if self.goal is None:

@@ -176,7 +176,7 @@ def lab_run(
     out: Optional[Path] = typer.Option(None, help="lab run directory (default lab_runs/quick or lab_runs/all)"),
     steps: int = typer.Option(300, help="GRPO steps per variant"),
     problems: int = typer.Option(200, help="audit problems per split"),
-    samples: int = typer.Option(16, help="audit samples per problem"),
+    samples: int = typer.Option(32, help="audit samples per problem (pass@k up to k = samples)"),
     bootstrap: int = typer.Option(1000),
     seed: int = 0,
 ) -> None:

@@ -122,3 +122,12 @@ def test_window_jsonl_rows_are_reward_columns(tmp_path):
 def test_bad_shape_raises():
     with pytest.raises(ValueError):
         measure_foothold(np.zeros((2, 3)), _problems(3))
+
+
+def test_summary_names_slices_without_a_foothold():
+    problems = ArithmeticTask(unanswerable_share=0).problems("train", 60, seed=1)
+    hard = {p.id for p in problems if p.slice == "carries=2"}
+    s = np.array([[0, 0, 0, 0] if p.id in hard else [1, 0, 1, 0] for p in problems])
+    fh = measure_foothold(s, problems, group_size=4, n_resamples=100)
+    assert fh.verdict != "no foothold" and len(hard) >= 5
+    assert f"train/carries=2 (100% of {len(hard)})" in fh.summary and "train/carries=1" not in fh.summary

@@ -35,7 +35,8 @@ class LabRunConfig:
     """GRPO steps per variant (8 prompts × 8 samples a step); about 0.4 s a step on 2 CPU cores."""
     problems: int = 200
     """Audit problems per split."""
-    samples: int = 16
+    samples: int = 32
+    """Audit samples per problem: pass@k is reported up to k = 32."""
     seed: int = 0
     bootstrap: int = 1000
     timings: dict = field(default_factory=dict)
@@ -152,13 +153,20 @@ def run_audits(cfg: LabRunConfig, which: list[str], built: list[str], console=No
 
 
 def preflight_defect(cfg: LabRunConfig, log) -> dict:
-    """Would ``offtarget preflight`` have flagged the planted defect before RL?"""
-    try:
-        from offtarget.preflight.sft_defects import rank_defects_for_lab
-    except ImportError:
-        return {}
-    top = rank_defects_for_lab(str(_final(cfg, "sft-defect")), cfg.base, str(Path(cfg.out) / "preflight-defect"))
-    return {"preflight_top_defect": top, "preflight_caught": bool(top and "carries=2" in str(top))}
+    """Would ``offtarget preflight`` have flagged the planted defect before RL? (its defect audit only)"""
+    from offtarget.preflight.config import PreflightConfig
+    from offtarget.preflight.runner import run_preflight
+
+    out = Path(cfg.out) / "preflight-defect"
+    t0 = time.time()
+    pcfg = PreflightConfig(model=str(_final(cfg, "sft-defect")), reference=cfg.base, out=str(out),
+                           checks=("defects",), problems=cfg.problems, samples=min(cfg.samples, 16),
+                           seed=cfg.seed, bootstrap=cfg.bootstrap)
+    results = run_preflight(pcfg)
+    cfg.timings["preflight:sft-defect"] = round(time.time() - t0, 1)
+    rows = results.get("preflight", {}).get("defects", {}).get("rows", [])
+    top = f"{rows[0]['defect']} on {rows[0]['where']}" if rows else None
+    return {"preflight_top_defect": top, "preflight_caught": bool(rows) and rows[0].get("where") == "test/carries=2"}
 
 
 def run_lab(cfg: LabRunConfig, console=None) -> list[ClaimResult]:

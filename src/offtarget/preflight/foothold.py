@@ -185,6 +185,10 @@ def measure_foothold(
     fh = Foothold(list(problems), c, k, group_size, never, always, mean_rate, tied, all_wrong, all_right,
                   group_size <= k, verdict, summary, report)
     fh.per_slice = slice_rows(fh, tied_each, n_resamples, seed)
+    dead = [r for r in fh.per_slice[1:] if r["prompts"] >= 5 and r["never_solved"] >= 0.5]
+    if dead and verdict != "no foothold":
+        fh.summary += " Slices where most prompts are never solved (no foothold there): " + ", ".join(
+            f"{r['group']} ({r['never_solved']:.0%} of {r['prompts']})" for r in dead) + "."
     return fh
 
 

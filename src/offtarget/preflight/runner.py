@@ -92,7 +92,7 @@ def run_foothold(cfg: PreflightConfig, task, store, progress, name: str) -> tupl
     section = {
         "title": f"Foothold: pass rates of {name} on {len(problems)} {cfg.split} prompts",
         "verdict": fh.verdict, "level": level,
-        "summary": fh.summary + f" Wrote them to {WINDOW_FILE} ({kept} rows, the trainer's input).",
+        "summary": fh.summary + f" The window's prompts are in {WINDOW_FILE} ({kept} rows, the trainer's input).",
         "rows": fh.per_slice, "plot": fh.histogram(),
         "notes": [
             "success = the task's right response: a correct answer, or an abstention on an unanswerable item",
