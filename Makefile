@@ -1,5 +1,5 @@
 # Two commands set up a fresh machine:
-#   make demo   build the venv if missing, then run the lab's tiny models through an audit and a report
+#   make demo   build the venv if missing, then the lab's quick claims: tiny models, GRPO variants, audit, report
 #   make test   build the venv if missing, then run the test suite
 PY      ?= python3
 VENV    := .venv
@@ -19,8 +19,12 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/offtarget lab build
-	$(BIN)/offtarget audit --model base=models/lab/base --model sft=models/lab/sft \
-		--problems 200 --samples 16 --out $(DEMO)
+	$(BIN)/offtarget lab run --quick --out $(DEMO)
+	@echo "open $(DEMO)/audits/main/report.html (claims: $(DEMO)/claims.md)"
+
+lab-all: $(STAMP)
+	$(BIN)/offtarget lab build
+	$(BIN)/offtarget lab run --all --out runs/lab-all
 
 test: $(STAMP)
 	$(BIN)/pytest -q

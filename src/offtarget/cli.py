@@ -178,6 +178,8 @@ def lab_run(
     problems: int = typer.Option(200, help="audit problems per split"),
     samples: int = typer.Option(32, help="audit samples per problem (pass@k up to k = samples)"),
     bootstrap: int = typer.Option(1000),
+    sft_steps: int = typer.Option(150, help="steps of the lab's SFT variants"),
+    train_problems: int = typer.Option(2000, help="prompts per GRPO variant"),
     seed: int = 0,
 ) -> None:
     """Reproduce the seed claims on tiny models and write the claims table (resumable)."""
@@ -189,7 +191,8 @@ def lab_run(
     chosen = tuple(RECIPES) if all_ else (tuple(recipes) if recipes else QUICK)
     default_out = "lab_runs/all" if all_ else ("lab_runs/quick" if not recipes else "lab_runs/custom")
     cfg = LabRunConfig(recipes=chosen, out=str(out or default_out), steps=steps, problems=problems,
-                       samples=samples, bootstrap=bootstrap, seed=seed)
+                       samples=samples, bootstrap=bootstrap, seed=seed, sft_steps=sft_steps,
+                       train_problems=train_problems)
     claims = run_lab(cfg, console)
     table = Table(title="lab claims")
     for col in ("claim", "comparison", "effect", "95% interval", "verdict"):

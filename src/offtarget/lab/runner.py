@@ -39,6 +39,10 @@ class LabRunConfig:
     """Audit samples per problem: pass@k is reported up to k = 32."""
     seed: int = 0
     bootstrap: int = 1000
+    sft_steps: int = 150
+    """Steps of the lab's SFT variants (sft-defect, sft-more)."""
+    train_problems: int = 2000
+    """Prompts each GRPO variant draws from its pool (and measures for the difficulty window)."""
     timings: dict = field(default_factory=dict)
 
 
@@ -61,10 +65,11 @@ def _pool_file(cfg: LabRunConfig, pool: str) -> str | None:
     from offtarget.train.data import write_problems
 
     task = ArithmeticTask()
-    path = Path(cfg.out) / "pools" / f"{pool}.jsonl"
+    n = min(1200, cfg.train_problems)
+    path = Path(cfg.out) / "pools" / f"{pool}-{n}.jsonl"
     if not path.exists():
-        hard = [p for p in task.problems("ood_train", 1200, seed=cfg.seed) if not p.should_abstain]
-        problems = hard if pool == "hard" else hard[:600] + task.problems("train", 600, seed=cfg.seed)
+        hard = [p for p in task.problems("ood_train", n, seed=cfg.seed) if not p.should_abstain]
+        problems = hard if pool == "hard" else hard[: n // 2] + task.problems("train", n // 2, seed=cfg.seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_problems(path, problems)
     return str(path)
@@ -99,11 +104,12 @@ def build_variant(cfg: LabRunConfig, name: str, log) -> dict:
     if v.kind == "sft":
         from offtarget.lab.build import sft, sft_config
 
-        sft(start, final, sft_config(cfg.seed), defect=v.defect)
+        sft(start, final, sft_config(cfg.seed, cfg.sft_steps), defect=v.defect)
     else:
         from offtarget.train.grpo_run import run_grpo
 
-        run_grpo(v.grpo_config(str(start), str(_dir(cfg, name)), cfg.steps, _pool_file(cfg, v.pool), cfg.seed))
+        run_grpo(v.grpo_config(str(start), str(_dir(cfg, name)), cfg.steps, _pool_file(cfg, v.pool), cfg.seed,
+                               train_problems=cfg.train_problems))
     cfg.timings[f"train:{name}"] = round(time.time() - t0, 1)
     return _run_info(cfg, name)
 

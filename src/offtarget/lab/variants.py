@@ -41,7 +41,8 @@ class Variant:
     defect: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
-    def grpo_config(self, start_dir: str, out_dir: str, steps: int, train_file: str | None, seed: int = 0):
+    def grpo_config(self, start_dir: str, out_dir: str, steps: int, train_file: str | None, seed: int = 0,
+                    **extra: Any):
         from offtarget.train.config import GRPORunConfig
 
         window = self.window
@@ -59,8 +60,9 @@ class Variant:
             roc=self.roc,
             monitor_every=max(10, int(steps * self.steps_scale) // 6),
             overwrite=True,
-            progress=False,
-            **self.overrides,
+            progress=True,
+            logging_steps=max(10, int(steps * self.steps_scale) // 6),
+            **{**self.overrides, **extra},
         )
         return cfg
 
