@@ -17,14 +17,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from offtarget.errors import OfftargetError
+from offtarget.preflight.commands import preflight_command
+from offtarget.train.commands import app as train_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="See what post-training did to a model off target.")
 lab_app = typer.Typer(no_args_is_help=True, help="Tiny real transformers on CPU that reproduce the seed claims.")
 app.add_typer(lab_app, name="lab")
-# sub-commands: each package owns its typer app; add one line per package here
-app.add_typer(__import__("offtarget.train.commands", fromlist=["app"]).app, name="train")
-app.command("preflight")(__import__("offtarget.preflight.commands", fromlist=["x"]).preflight_command)
+# sub-commands: each package owns its typer app (imports stay light: torch loads inside commands)
+app.add_typer(train_app, name="train")
+app.command("preflight")(preflight_command)
 console = Console(stderr=False)
 
 DEFAULT_LAB_DIR = "models/lab"

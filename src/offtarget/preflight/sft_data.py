@@ -27,7 +27,6 @@ in the task's own problems. Rows none of these can read are counted as unverifia
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from offtarget.errors import OfftargetError
+from offtarget.jsonlines import read_objects
 from offtarget.preflight.foothold import success
 from offtarget.rewards.columns import completion_text, problems_from_columns, prompt_text
 from offtarget.stats import Estimate, bootstrap_mean
@@ -51,17 +51,9 @@ _ARITH = re.compile(r"(?P<a>\d+|[a-z])(?P<sp> ?)\+(?P=sp)(?P<b>\d+|[a-z])(?P=sp)
 def read_sft_rows(path: str | Path) -> list[dict]:
     """``{"prompt", "completion", ...}`` rows of a JSONL file (text or chat-message lists)."""
     path = Path(path)
-    if not path.is_file():
-        raise OfftargetError(f"--sft-data {path}: file not found; give a JSONL file with prompt/completion rows")
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise OfftargetError(f"{path}:{lineno}: not valid JSON ({exc.msg}); one JSON object per line")
-        if not isinstance(row, dict) or "prompt" not in row or "completion" not in row:
+    for lineno, row in read_objects(path, "--sft-data"):
+        if "prompt" not in row or "completion" not in row:
             raise OfftargetError(f"{path}:{lineno}: each row needs 'prompt' and 'completion' fields")
         rows.append(row)
     if not rows:

@@ -22,13 +22,13 @@ A stated confidence is ``<confidence>0.8</confidence>`` or ``Confidence: 0.8``.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from offtarget.errors import OfftargetError
+from offtarget.jsonlines import read_objects
 from offtarget.tasks.problem import Problem, Verdict
 
 ABSTAIN_PATTERNS = re.compile(
@@ -98,19 +98,9 @@ class JsonlTask:
     @classmethod
     def from_file(cls, path: str | Path) -> "JsonlTask":
         path = Path(path)
-        if not path.exists():
-            raise OfftargetError(f"task file {path} not found")
         items: list[Problem] = []
         seen: set[str] = set()
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise OfftargetError(f"{path}:{lineno}: not valid JSON ({exc.msg}); one JSON object per line")
-            if not isinstance(row, dict):
-                raise OfftargetError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        for lineno, row in read_objects(path, "task file"):
             unknown = set(row) - _KEYS
             if unknown:
                 raise OfftargetError(f"{path}:{lineno}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from offtarget.errors import OfftargetError
+from offtarget.jsonlines import read_objects
 from offtarget.models.sampling import HFBackend, SamplingParams, render_prompt
 from offtarget.rewards import problem_to_row
 from offtarget.tasks.problem import Problem, Task
@@ -54,13 +55,7 @@ def training_problems(task: Task, n: int, seed: int, train_file: str | None = No
 def read_problems(path: Path) -> list[Problem]:
     """Problems from a JSONL file of ``Problem.to_dict()`` records (``id``, ``prompt``, ``answer`` required)."""
     out = []
-    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise OfftargetError(f"{path}:{i}: not valid JSON ({e.msg})") from None
+    for i, d in read_objects(path, "--train-file"):
         missing = [k for k in ("id", "prompt", "answer") if k not in d]
         if missing:
             raise OfftargetError(f"{path}:{i}: missing field(s) {missing}; each line is a Problem record")
@@ -199,14 +194,8 @@ def check_prompt_tokens(trainer: Any, rows: Sequence[dict], chat_template: bool)
 def sft_rows(path: str | Path) -> list[dict]:
     """Rows of a prompt-completion JSONL file for TRL's SFTTrainer (``prompt`` and ``completion`` strings)."""
     rows = []
-    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise OfftargetError(f"{path}:{i}: not valid JSON ({e.msg})") from None
-        if not isinstance(d, dict) or not isinstance(d.get("prompt"), str) or not isinstance(d.get("completion"), str):
+    for i, d in read_objects(path, "--data"):
+        if not isinstance(d.get("prompt"), str) or not isinstance(d.get("completion"), str):
             raise OfftargetError(f"{path}:{i}: each line needs string fields 'prompt' and 'completion'")
         rows.append({"prompt": d["prompt"], "completion": d["completion"]})
     if not rows:
