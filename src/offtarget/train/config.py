@@ -91,10 +91,11 @@ class RunOptions:
 class MonitorOptions:
     """The side-effect monitor (:mod:`offtarget.train.monitor`) and its guards; a guard left empty is off."""
 
-    monitor_every: int = 25
+    monitor_every: int = 50
     """Run the monitor's small audit every this many steps (0: off). It also runs before step 1 (baseline).
-    Measured overhead at 25 with the defaults below: about 11% of training time on the lab (docs/train.md)."""
-    monitor_problems: int = 64
+    50 keeps the overhead under 5% of training time on the lab (25 with 64 problems cost about 11%;
+    see benchmarks/); drifts that matter build over tens of steps, so 50 still catches them early."""
+    monitor_problems: int = 48
     """Held-out problems per split (test = in distribution, ood) the monitor samples."""
     monitor_samples: int = 4
     """Samples per monitor problem, at T = 1 (the model's own distribution, which entropy and ECE need)."""
