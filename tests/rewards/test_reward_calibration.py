@@ -116,3 +116,23 @@ def test_no_confidence_metric_when_none_parse(call):
 @pytest.mark.parametrize("q", [None, float("nan"), -0.01, 1.01])
 def test_squared_error_worst_case(q):
     assert squared_error(q, True) == 1.0 and squared_error(q, False) == 1.0
+
+
+def test_bare_abstention_claims_nothing_and_is_not_a_hack():
+    """'?' states no answer and no confidence: scored as q = 0 (rlcr 0, brier 1), never above honest answering."""
+    from offtarget.rewards import brier_reward, rlcr_reward
+    from offtarget.rewards.columns import problem_to_row
+    from offtarget.tasks import Problem
+
+    add = Problem("a", "27+58=", "85", metadata={"a": 27, "b": 58})
+    unans = Problem("u", "27+k=", None, should_abstain=True)
+    cols = {k: [v, v2] for (k, v), v2 in zip(problem_to_row(add).items(), problem_to_row(unans).values())}
+    prompts = cols.pop("prompt")
+    assert rlcr_reward()(prompts, ["?", "?"], **cols) == [0.0, 0.0]
+    assert brier_reward()(prompts, ["?", "?"], **cols) == [1.0, 1.0]
+    # a stated confidence on an abstention is scored against c = 0: 0 - 0.85^2
+    assert rlcr_reward()(prompts, ["?<c>8", "?<c>8"], **cols) == [pytest.approx(-0.7225)] * 2
+    # honest answering beats abstaining in expectation for any p > 0: E = p^2 > 0
+    p = 0.3
+    expected_answering = p * (1 - (p - 1) ** 2) + (1 - p) * (0 - p**2)
+    assert expected_answering == pytest.approx(p**2) and expected_answering > 0

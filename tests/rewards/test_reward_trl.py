@@ -51,7 +51,7 @@ def test_rewards_through_trl_calculate_rewards(conversational):
     expected = [
         [1 - 0.15**2, 1.0, 1.0, 0.0],
         [-1.0, -1.0, 0.0, 0.0],  # stepwise: [=86] vs [15, 08, =85] -> 0
-        [-1.0, 1.0, float("nan"), 0.0],  # stepwise does not apply to unanswerable items
+        [0.0, 1.0, float("nan"), 0.0],  # a bare abstention claims q = 0: rlcr 0; stepwise does not apply
         [-1.0, -1.0, float("nan"), 0.0],
     ]
     torch.testing.assert_close(rewards, torch.tensor(expected), equal_nan=True)

@@ -15,7 +15,11 @@ so that ``correctness + brier`` (weights 1 and λ) trains the same policy as ``r
 ``calibration_weight=λ``: the two differ by the constant λ, which GRPO's group baseline removes.
 
 ``c`` is the strict verdict (``verdict.correct``). An abstention is never correct, so its
-stated confidence is scored against 0; combine with the ``ternary`` reward to teach abstention.
+stated confidence is scored against 0; an abstention that states no confidence claims nothing and
+is scored as q = 0 (so ``rlcr = 0``, ``brier = 1``). This is not a hack: answering with honest
+confidence p earns p² in expectation, more than abstaining for any p > 0; on unanswerable items
+the two tie. (Scoring a bare abstention as the worst case, as an earlier version did, made the lab's
+RLCR run unlearn abstention: recall 0.77 → 0.07.) Combine with ``ternary`` to *teach* abstention.
 
 **Unparseable confidence** (absent, non-numeric such as ``<confidence>high</confidence>``, or
 outside [0, 1] such as 1.3 or −0.2; the task's verifier returns ``confidence=None`` for all of
@@ -55,24 +59,31 @@ def squared_error(q: float | None, correct: bool) -> float:
     return (q - c) ** 2
 
 
+def _stated(verdict: Verdict) -> float | None:
+    """The confidence scored: a bare abstention claims nothing, q = 0."""
+    if verdict.abstained and verdict.confidence is None:
+        return 0.0
+    return verdict.confidence
+
+
 def _diagnostics(verdict: Verdict) -> dict[str, float | None]:
     q = verdict.confidence
     return {
         "confidence": q,
         "confidence_missing": flag(q is None),
         "correct": flag(verdict.correct),
-        "squared_error": squared_error(q, verdict.correct),
+        "squared_error": squared_error(_stated(verdict), verdict.correct),
     }
 
 
 def _score_rlcr(problem: Problem, text: str, verdict: Verdict, *, calibration_weight: float) -> Scored:
     c = 1.0 if verdict.correct else 0.0
-    reward = c - calibration_weight * squared_error(verdict.confidence, verdict.correct)
+    reward = c - calibration_weight * squared_error(_stated(verdict), verdict.correct)
     return Scored(round(reward, 12), _diagnostics(verdict))
 
 
 def _score_brier(problem: Problem, text: str, verdict: Verdict) -> Scored:
-    return Scored(round(1.0 - squared_error(verdict.confidence, verdict.correct), 12), _diagnostics(verdict))
+    return Scored(round(1.0 - squared_error(_stated(verdict), verdict.correct), 12), _diagnostics(verdict))
 
 
 @register_reward("rlcr")
