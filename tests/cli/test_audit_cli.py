@@ -77,3 +77,19 @@ def test_report_rerenders_without_models(tmp_path, cli):
     (out / "report.md").unlink()
     proc = cli("report", out, check=True)
     assert (out / "report.md").exists() and "reference" in (out / "report.md").read_text() + proc.stdout
+
+
+def test_checkpoint_with_nan_weights_is_named(tmp_path, cli):
+    from safetensors.torch import load_file, save_file
+    import shutil
+
+    bad = tmp_path / "nan_model"
+    shutil.copytree(SFT, bad)
+    weights = load_file(bad / "model.safetensors")
+    name = sorted(k for k in weights if "layers.1.mlp" in k)[0]
+    weights[name][0, 0] = float("nan")
+    save_file(weights, bad / "model.safetensors", metadata={"format": "pt"})
+    proc = cli("audit", "--model", f"sft={SFT}", "--model", f"bad={bad}", "--out", tmp_path / "run",
+               "--problems", "10", "--samples", "2", "--probes", "accuracy")
+    assert proc.returncode == 2 and "NaN" in proc.stderr and "layers.1.mlp" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr

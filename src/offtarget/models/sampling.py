@@ -24,6 +24,7 @@ from typing import Protocol
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
+from offtarget.errors import OfftargetError
 from offtarget.models.loading import Checkpoint
 
 
@@ -147,12 +148,20 @@ class HFBackend:
         )
         recorder = _StepRecorder()
         torch.manual_seed(seed)
-        out = model.generate(
-            **enc,
-            generation_config=gen_cfg,
-            logits_processor=LogitsProcessorList([recorder]),
-            tokenizer=tok if params.stop else None,
-        )
+        try:
+            out = model.generate(
+                **enc,
+                generation_config=gen_cfg,
+                logits_processor=LogitsProcessorList([recorder]),
+                tokenizer=tok if params.stop else None,
+            )
+        except RuntimeError as exc:
+            if "inf" in str(exc) or "nan" in str(exc):
+                raise OfftargetError(
+                    f"checkpoint {self.ckpt.name!r} ({self.ckpt.path}): the model produced NaN/inf probabilities; "
+                    f"{nonfinite_report(model)}"
+                ) from None
+            raise
         prompt_len = enc["input_ids"].shape[1]
         completions = out.sequences[:, prompt_len:]
         logprobs, entropies = recorder.finish(out.sequences)
@@ -183,6 +192,14 @@ class HFBackend:
                 Sample(text, ids, lp_all[i][:length], ent_all[i][:length], "stop" if finished else "length")
             )
         return [samples[j * n : (j + 1) * n] for j in range(len(samples) // n)]
+
+
+def nonfinite_report(model) -> str:
+    """Which weights are not finite, so a broken checkpoint is named rather than debugged."""
+    bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if not bad:
+        return "its weights are finite: check the dtype (try --dtype float32)"
+    return f"non-finite weights in {len(bad)} tensor(s), first: {bad[0]}"
 
 
 def model_eos_ids(ckpt: Checkpoint) -> list[int]:
