@@ -41,8 +41,7 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def set_threads(threads: int) -> None:
-    """Pin torch's intra-op threads (the benchmarks run with 2 on this 2-core machine)."""
-    os.environ.update(thread_env(threads))
+    """Pin torch's intra-op threads in this process (subprocesses get :func:`thread_env`)."""
     import torch
 
     torch.set_num_threads(threads)

@@ -27,6 +27,7 @@ leave it); partial, ``--quick`` and ``--smoke`` runs never touch the README.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -71,7 +72,7 @@ def configs(preset: str) -> dict:
             "sampling": replace(full["sampling"], problems=32, samples=8, naive_problems=4),
             "scoring": replace(full["scoring"], problems=32, samples=8),
             "cache": replace(full["cache"], problems=40, samples=8),
-            "monitor": replace(full["monitor"], steps=25),
+            "monitor": full["monitor"],
             "scaling": replace(full["scaling"], points=[(8, 2), (16, 2), (16, 4), (32, 8)]),
         }
     if preset == "smoke":
@@ -206,9 +207,8 @@ def main(argv: list[str] | None = None) -> dict:
     set_threads(args.threads)
     if args.repeats < 3:
         print(f"[bench] note: --repeats {args.repeats}; medians need 3 or more to mean much", file=sys.stderr)
-    os.chdir(ROOT)  # model paths in the configs are relative to the repository
     t0 = time.perf_counter()
-    with cpu_lock(args.lock):
+    with cpu_lock(args.lock), contextlib.chdir(ROOT):  # model paths in the configs are relative to the repo
         results = run_benchmarks(args.names, preset, args.repeats, args.threads, Path(args.work), args.lm_eval_python)
     data = results_dict(results, args, preset, time.perf_counter() - t0)
     write_json(Path(args.out), data)

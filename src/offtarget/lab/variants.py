@@ -85,5 +85,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("sft-defect", "sft", "base", "SFT with a planted defect: carries=2 answers off by 10",
             defect="carry-error"),
     Variant("grpo-defect", "grpo", "sft-defect", "GRPO, binary reward, from the defective SFT model"),
+    Variant("sft-never-abstain", "sft", "base", "SFT with a planted defect: unanswerable prompts get a made-up "
+            "answer stated with confidence 9", defect="never-abstain"),
+    Variant("grpo-never-abstain", "grpo", "sft-never-abstain", "GRPO, binary reward, from the never-abstaining SFT model"),
     Variant("sft-more", "sft", "sft", "more SFT on correct answers, to compare with RL at similar accuracy"),
 ]}
