@@ -7,7 +7,8 @@ model (T = 1, top-k off, ``max_new_tokens``) and is scored in *generated tokens 
 - **engine**: :func:`offtarget.store.fill` with :class:`offtarget.models.sampling.HFBackend` into
   a fresh run store, exactly what ``offtarget audit`` does (length-sorted batches of
   ``batch_sequences``, per-token log-probs and entropies recorded, one SQLite transaction per
-  batch).
+  batch). **engine-generate** is the same with ``HFBackend(decode="generate")``, the engine on
+  ``model.generate`` as it was before its own decoding loop (reported only: the loop's gain).
 - **naive**: ``model.generate`` on one prompt at a time, ``num_return_sequences=samples``
   (the goal: the engine is at least 3x this). **naive-1** is the same loop drawing one sample
   per call (reported only; it is measured on ``naive_problems`` prompts, a rate needs no more).
@@ -137,11 +138,11 @@ def run(cfg: SamplingBenchConfig, repeats: int, work: Path, threads: int) -> Ben
     params = SamplingParams(n=cfg.samples, temperature=1.0, max_new_tokens=cfg.max_new_tokens)
     counter = {"round": 0}
 
-    def engine() -> int:
+    def engine(decode: str = "auto") -> int:
         counter["round"] += 1
         path = work / f"engine-{counter['round']}.sqlite"
         store = GenerationStore(path)
-        backend = _Counting(HFBackend(ckpt, cfg.batch_sequences))
+        backend = _Counting(HFBackend(ckpt, cfg.batch_sequences, decode=decode))
         try:
             fill(store, backend, ckpt.fingerprint, problems, params, seed=counter["round"],
                  max_batch_sequences=cfg.batch_sequences)
@@ -152,13 +153,15 @@ def run(cfg: SamplingBenchConfig, repeats: int, work: Path, threads: int) -> Ben
     per_call = max(1, cfg.batch_sequences // cfg.samples)
     variants = {
         "engine": engine,
+        "engine_generate": lambda: engine("generate"),
         "trl_batched": lambda: _hf_generate(ckpt, prompts, cfg.samples, cfg, per_call),
         "naive": lambda: _hf_generate(ckpt, naive_prompts, cfg.samples, cfg, 1),
         "naive_1": lambda: _hf_generate(ckpt, naive_prompts * cfg.samples, 1, cfg, 1),
     }
     # warm-up: one small call of each code path (first calls pay for lazy imports and allocator growth)
     _hf_generate(ckpt, prompts[:2], 2, cfg, 2)
-    HFBackend(ckpt).generate(prompts[:2], params, seed=0, n=2)
+    for decode in ("auto", "generate"):
+        HFBackend(ckpt, decode=decode).generate(prompts[:2], params, seed=0, n=2)
 
     lm_skip = None
     if not cfg.lm_eval_python:
@@ -183,6 +186,8 @@ def run(cfg: SamplingBenchConfig, repeats: int, work: Path, threads: int) -> Ben
                  goal=3.0),
         Ratio.of("engine/trl_batched", "sampling: engine vs batched generate (TRL-style)", rounds, "engine",
                  "trl_batched", goal=1.0),
+        Ratio.of("engine/engine_generate", "sampling: engine's decoding loop vs the engine on model.generate",
+                 rounds, "engine", "engine_generate"),
         Ratio.of("engine/naive_1", "sampling: engine vs naive one-sample-per-call loop", rounds, "engine",
                  "naive_1"),
     ]
