@@ -38,11 +38,19 @@ def test_checkpoint_against_itself_flags_nothing(tmp_path, cli):
 
 
 def test_fail_on_regression_gates_exit_code(tmp_path, cli):
-    # sft as reference, base as "tuned": base is worse in distribution, so a regression is flagged
-    out = tmp_path / "gate"
-    proc = cli("audit", "--model", f"sft={SFT}", "--model", f"base={BASE}", "--out", out, "--problems", "60",
-               "--samples", "4", "--probes", "accuracy", "--bootstrap", "300", "--fail-on", "regression")
+    # an untrained model of the same architecture as "tuned": every accuracy falls, so a regression is flagged
+    from offtarget.models.tiny import TinyModelConfig, new_tiny_model
+
+    model, tok = new_tiny_model(TinyModelConfig(), seed=1)
+    model.save_pretrained(tmp_path / "untrained")
+    tok.save_pretrained(tmp_path / "untrained")
+    common = ["--model", f"sft={SFT}", "--model", f"untrained={tmp_path / 'untrained'}", "--problems", "30",
+              "--samples", "2", "--probes", "accuracy", "--bootstrap", "200"]
+    proc = cli("audit", *common, "--out", tmp_path / "gate", "--fail-on", "regression")
     assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "flagged changes found" in proc.stdout
+    # the same audit without the gate exits 0
+    assert cli("audit", *common, "--out", tmp_path / "gate").returncode == 0
 
 
 @pytest.mark.parametrize("args, needle", [

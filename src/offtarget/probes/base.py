@@ -17,6 +17,7 @@ A metric only sees the rows it applies to (``answerable``, ``unanswerable`` or `
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,7 @@ import numpy as np
 from scipy.stats import norm
 
 from offtarget.stats import bootstrap, mcnemar, paired_bootstrap
-from offtarget.stats.bootstrap import batched_mean
+from offtarget.stats.bootstrap import batched_mean, bootstrap_replicates
 
 Z95 = float(norm.ppf(0.975))
 
@@ -194,9 +195,15 @@ def evaluate(
             if len(idx) < spec.min_problems:
                 continue
             target = is_target_group(spec, group)
+            # Each checkpoint's replicates, computed at most once: bootstrap() and every
+            # paired_bootstrap() against it draw the same resamples (same seed, same problems).
+            shared = {name: functools.cache(functools.partial(
+                bootstrap_replicates, statistic, *[a[idx] for a in arrs], n_resamples=n_resamples, seed=seed,
+                vectorized=vectorized)) for name, arrs in arrays.items()}
             for name, arrs in arrays.items():
                 sub = [a[idx] for a in arrs]
-                est = bootstrap(statistic, *sub, n_resamples=n_resamples, seed=seed, vectorized=vectorized)
+                est = bootstrap(statistic, *sub, n_resamples=n_resamples, seed=seed, vectorized=vectorized,
+                                shared_replicates=shared[name])
                 metric_rows.append(MetricRow(probe, spec.name, name, group, est.value, est.low, est.high,
                                              est.n, spec.higher_is_better, target, est.reason))
                 if name == reference:
@@ -207,7 +214,8 @@ def evaluate(
                     p = d.p_value
                 else:
                     d = paired_bootstrap(tuple(ref_sub), tuple(sub), statistic, metric=spec.name,
-                                         n_resamples=n_resamples, seed=seed, vectorized=vectorized)
+                                         n_resamples=n_resamples, seed=seed, vectorized=vectorized,
+                                         shared_replicates=(shared[reference], shared[name]))
                     p = normal_p(d.diff, d.low, d.high)
                 comparisons.append(ComparisonRow(
                     probe, spec.name, group, name, reference, d.reference, d.tuned, d.diff, d.low, d.high,

@@ -233,6 +233,7 @@ def bootstrap(
     level: float = 0.95,
     vectorized: bool = False,
     max_undefined: float = 0.05,
+    shared_replicates: Callable[[], np.ndarray] | None = None,
 ) -> Estimate:
     """Percentile bootstrap interval of ``statistic(*arrays)``, resampling problems.
 
@@ -240,6 +241,9 @@ def bootstrap(
     number, or ``None``/NaN when undefined. With ``vectorized=True`` it instead receives
     arrays with an extra leading resample axis, ``(resamples, problems, ...)``, and returns
     one value per resample (e.g. ``lambda a: a.mean(axis=1)``); only without ``clusters``.
+    ``shared_replicates``, if given, returns the replicates already computed for these arrays
+    and arguments (:func:`bootstrap_replicates`, e.g. memoised and shared with
+    :func:`~offtarget.stats.paired_bootstrap`, which draws the same resamples for the same seed).
     """
     arrs = [np.asarray(a) for a in arrays]
     if not arrs:
@@ -256,11 +260,29 @@ def bootstrap(
         return Estimate(
             None, None, None, layout.n_problems, level, reason="statistic undefined on the full data"
         )
-    reps = replicates(
-        statistic, arrs, layout, draw_problems(layout.n_problems, n_resamples, seed), vectorized
-    )
+    if shared_replicates is not None:
+        reps = shared_replicates()
+    else:
+        reps = replicates(
+            statistic, arrs, layout, draw_problems(layout.n_problems, n_resamples, seed), vectorized
+        )
     low, high, reason = percentile_interval(reps, level, max_undefined)
     return Estimate(value, low, high, layout.n_problems, level, reason)
+
+
+def bootstrap_replicates(
+    statistic: Callable[..., Any],
+    *arrays: ArrayLike,
+    clusters: ArrayLike | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    vectorized: bool = False,
+) -> np.ndarray:
+    """The replicates :func:`bootstrap` (and each arm of ``paired_bootstrap``) computes for these
+    arguments: ``statistic`` on the resamples ``draw_problems(problems, n_resamples, seed)``."""
+    arrs = [np.asarray(a) for a in arrays]
+    layout = ProblemLayout(arrs[0].shape[0], clusters)
+    return replicates(statistic, arrs, layout, draw_problems(layout.n_problems, n_resamples, seed), vectorized)
 
 
 def bootstrap_mean(

@@ -166,6 +166,7 @@ def paired_bootstrap(
     level: float = 0.95,
     vectorized: bool = False,
     max_undefined: float = 0.05,
+    shared_replicates: tuple[Callable[[], np.ndarray], Callable[[], np.ndarray]] | None = None,
 ) -> PairedDiff:
     """Paired bootstrap of stat(tuned) - stat(reference) over the same problems.
 
@@ -175,6 +176,9 @@ def paired_bootstrap(
     for both), or pass ``clusters`` (problem id per sample) and, if the tuned checkpoint's
     samples are laid out differently, ``tuned_clusters``; both must cover the same problems.
     ``statistic`` defaults to the mean over all entries. ``vectorized`` as in ``bootstrap``.
+    ``shared_replicates``, if given, is (reference, tuned): functions returning each arm's
+    replicates on this seed's draws, as :func:`~offtarget.stats.bootstrap.bootstrap_replicates`
+    computes them (the same numbers ``bootstrap`` computes for each checkpoint alone).
     """
     ref_arrays, tuned_arrays = _arm(reference), _arm(tuned)
     if statistic is None:
@@ -201,9 +205,12 @@ def paired_bootstrap(
     if not np.isfinite(diff):
         why = "statistic undefined on the full data for at least one checkpoint"
         return _undefined(metric, ref_value, tuned_value, n, level, why)
-    draws = draw_problems(n, n_resamples, seed)  # one draw, shared by both checkpoints: the pairing
-    tuned_reps = replicates(statistic, tuned_arrays, tuned_layout, draws, vectorized)
-    reps = tuned_reps - replicates(statistic, ref_arrays, ref_layout, draws, vectorized)
+    if shared_replicates is not None:
+        reps = shared_replicates[1]() - shared_replicates[0]()
+    else:
+        draws = draw_problems(n, n_resamples, seed)  # one draw, shared by both checkpoints: the pairing
+        tuned_reps = replicates(statistic, tuned_arrays, tuned_layout, draws, vectorized)
+        reps = tuned_reps - replicates(statistic, ref_arrays, ref_layout, draws, vectorized)
     low, high, reason = percentile_interval(reps, level, max_undefined)
     return PairedDiff(
         metric,
