@@ -37,7 +37,7 @@ def thread_env(threads: int) -> dict[str, str]:
     """Environment for a benchmark subprocess: the same thread count as this process."""
     return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
             "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-            "TRANSFORMERS_VERBOSITY": "error"}
+            "TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 
 
 def set_threads(threads: int) -> None:
@@ -68,6 +68,46 @@ def cpu_lock(path: str | None) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def other_cpu_load(interval: float = 1.0) -> tuple[float, str]:
+    """CPU used by processes other than this one and its children over ``interval`` seconds, in
+    cores, and the busiest of them ("" when psutil is missing). Jobs that skip the CPU lock
+    still run; this lets the harness wait for them and record that they were there."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with accelerate
+        return 0.0, ""
+    me = psutil.Process()
+    mine = {me.pid} | {c.pid for c in me.children(recursive=True)}
+    procs = [p for p in psutil.process_iter(["pid", "name", "cmdline"]) if p.pid not in mine]
+    for p in procs:
+        try:
+            p.cpu_percent(None)
+        except psutil.Error:
+            pass
+    time.sleep(interval)
+    used = []
+    for p in procs:
+        try:
+            used.append((p.cpu_percent(None) / 100, " ".join(p.info["cmdline"] or [p.info["name"] or ""])[:80]))
+        except psutil.Error:
+            pass
+    busiest = max(used, default=(0.0, ""))
+    return sum(u for u, _ in used), busiest[1] if busiest[0] >= 0.2 else ""
+
+
+def wait_for_quiet(max_wait: float = 600.0, threshold: float = 0.3) -> dict:
+    """Wait (up to ``max_wait`` s) until other processes use under ``threshold`` cores; what was seen."""
+    t0 = time.perf_counter()
+    load, who = other_cpu_load()
+    first = (load, who)
+    while load >= threshold and time.perf_counter() - t0 < max_wait:
+        print(f"[bench] waiting: other processes use {load:.1f} cores ({who})", file=sys.stderr, flush=True)
+        time.sleep(20)
+        load, who = other_cpu_load()
+    return {"other_cores_at_start": round(first[0], 2), "busiest_other": first[1] or None,
+            "waited_seconds": round(time.perf_counter() - t0, 1), "other_cores_when_started": round(load, 2)}
 
 
 def peak_rss_mib() -> float:

@@ -49,7 +49,9 @@ from benchmarks.harness import (
     BenchResult,
     cpu_lock,
     markdown_table,
+    other_cpu_load,
     set_threads,
+    wait_for_quiet,
 )
 
 BENCHMARKS = ("sampling", "scoring", "cache", "monitor", "scaling")
@@ -105,8 +107,11 @@ def environment(threads: int, lock: str | None) -> dict:
 
 
 def run_benchmarks(names: list[str], preset: str, repeats: int, threads: int, work: Path,
-                   lm_eval_python: str | None = None) -> list[BenchResult]:
-    """Run the named benchmarks in order; a failing one is recorded as ``error`` and the rest still run."""
+                   lm_eval_python: str | None = None, quiet_wait: float = 600.0) -> list[BenchResult]:
+    """Run the named benchmarks in order; a failing one is recorded as ``error`` and the rest still run.
+
+    Before each, wait up to ``quiet_wait`` seconds for other processes (jobs that skip the CPU
+    lock) to leave the CPUs; what was seen is kept in the benchmark's ``measurements.machine``."""
     cfgs = configs(preset)
     if lm_eval_python:
         cfgs["sampling"] = replace(cfgs["sampling"], lm_eval_python=lm_eval_python)
@@ -114,6 +119,7 @@ def run_benchmarks(names: list[str], preset: str, repeats: int, threads: int, wo
     results = []
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        quiet = wait_for_quiet(max_wait=quiet_wait) if quiet_wait > 0 else {}
         t0 = time.perf_counter()
         try:
             res = modules[name].run(cfgs[name], repeats, work / name, threads)
@@ -121,6 +127,13 @@ def run_benchmarks(names: list[str], preset: str, repeats: int, threads: int, wo
             res = BenchResult(name, status="error", reason=f"{exc.__class__.__name__}: {exc}")
             res.notes.append(traceback.format_exc(limit=6))
         res.seconds = time.perf_counter() - t0
+        if quiet:
+            after, who = other_cpu_load()
+            res.measurements["machine"] = {**quiet, "other_cores_at_end": round(after, 2)}
+            if max(quiet["other_cores_when_started"], after) >= 0.3:
+                res.notes.append(f"other processes were using CPU during this benchmark (up to "
+                                 f"{max(quiet['other_cores_when_started'], after):.1f} cores: "
+                                 f"{quiet['busiest_other'] or who}); its ratios are less reliable")
         print(f"[bench] {name}: {res.status} in {res.seconds:.0f}s", file=sys.stderr, flush=True)
         results.append(res)
     return results
@@ -185,6 +198,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--work", default=str(ROOT / "benchmarks" / "_work"), help="scratch directory (emptied)")
     ap.add_argument("--lm-eval-python", default=os.environ.get("OFFTARGET_LMEVAL_PYTHON"),
                     help="interpreter with lm_eval for the lm-eval sampling variant (env OFFTARGET_LMEVAL_PYTHON)")
+    ap.add_argument("--quiet-wait", type=float, default=600.0,
+                    help="seconds to wait, before each benchmark, for other processes to leave the CPUs (0: don't)")
     ap.add_argument("--no-readme", action="store_true",
                     help="do not refresh README.md's Benchmarks table (only a full run of every benchmark does)")
     args = ap.parse_args(argv)
@@ -203,13 +218,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # "Loading weights" bars (before transformers loads)
     preset = "smoke" if args.smoke else "quick" if args.quick else "full"
     set_threads(args.threads)
     if args.repeats < 3:
         print(f"[bench] note: --repeats {args.repeats}; medians need 3 or more to mean much", file=sys.stderr)
     t0 = time.perf_counter()
     with cpu_lock(args.lock), contextlib.chdir(ROOT):  # model paths in the configs are relative to the repo
-        results = run_benchmarks(args.names, preset, args.repeats, args.threads, Path(args.work), args.lm_eval_python)
+        results = run_benchmarks(args.names, preset, args.repeats, args.threads, Path(args.work), args.lm_eval_python,
+                                 quiet_wait=0.0 if preset == "smoke" else args.quiet_wait)
     data = results_dict(results, args, preset, time.perf_counter() - t0)
     write_json(Path(args.out), data)
     table = markdown_table(results)

@@ -196,13 +196,13 @@ def lab_run(
                        samples=samples, bootstrap=bootstrap, seed=seed, sft_steps=sft_steps,
                        train_problems=train_problems)
     claims = run_lab(cfg, console)
-    table = Table(title="lab claims")
-    for col in ("claim", "comparison", "effect", "95% interval", "verdict"):
+    table = Table(title="lab claims (full wording in claims.md)")
+    for col in ("#", "recipe", "comparison", "effect", "95% interval", "verdict"):
         table.add_column(col)
     colour = {"reproduced": "green", "not reproduced": "red", "inconclusive": "yellow"}
-    for c in claims:
+    for i, c in enumerate(claims, 1):
         f = (lambda x: "n/a" if x is None else f"{x:+.3f}")
-        table.add_row(c.claim, c.comparison, f"{c.effect_name} {f(c.effect)}", f"[{f(c.low)}, {f(c.high)}]",
+        table.add_row(str(i), c.recipe, c.comparison, f"{c.effect_name} {f(c.effect)}", f"[{f(c.low)}, {f(c.high)}]",
                       f"[{colour[c.verdict]}]{c.verdict}[/{colour[c.verdict]}]")
     console.print(table)
     console.print(f"claims: {cfg.out}/claims.md  report: {cfg.out}/audits/main/report.html")

@@ -94,3 +94,27 @@ def test_jsonl_task_likelihood_span_found_without_a_task_parser(kit, jsonl_ctx):
     assert kit.value(res, "confidence_coverage_likelihood", "test", "a") is not None
     assert (ev.arrays["likelihood_confidence"] == ev.arrays["likelihood_confidence"]).sum() == answered
     assert answered < non_abstained
+
+
+def test_evaluate_computes_each_checkpoints_replicates_once(kit):
+    """bootstrap() and paired_bootstrap() share one set of replicates per checkpoint and group."""
+    import numpy as np
+
+    from offtarget.probes.base import MetricSpec, evaluate
+
+    problems = [kit.answerable(a, 11) for a in range(20, 30)]
+    texts = [["d 1<c>5"] * 2 for _ in problems]
+    evs = {n: kit.evidence(n, problems, texts) for n in ("a", "b", "c")}
+    calls = []
+
+    def stat(x):
+        calls.append(x.shape[0])
+        return x.reshape(x.shape[0], -1).mean(axis=1)
+
+    spec = MetricSpec("m", "mean length", True, statistic=stat, vectorized=True,
+                      extract=lambda ev: (np.asarray(ev.lengths),))
+    metrics, comparisons = evaluate("t", [spec], evs, "a", n_resamples=50, seed=1)
+    groups = {m.group for m in metrics}
+    assert len(metrics) == 3 * len(groups) and len(comparisons) == 2 * len(groups)
+    resample_calls = [c for c in calls if c == 50]  # point values are batches of one
+    assert len(resample_calls) == 3 * len(groups)  # once per checkpoint and group, not 3 + 2 x 2

@@ -155,3 +155,32 @@ def test_bad_input():
     with pytest.raises(ValueError):
         bootstrap(np.mean, np.zeros(3), n_resamples=0)
     assert math.isclose(bootstrap(np.mean, np.ones(3), n_resamples=10).value, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared replicates (probes compute each checkpoint's once, for its interval and every comparison)
+
+
+def test_shared_replicates_give_the_same_interval_and_paired_diff():
+    from offtarget.stats import paired_bootstrap
+    from offtarget.stats.bootstrap import bootstrap_replicates
+
+    rng = np.random.default_rng(3)
+    q, y = rng.random((40, 8)), (rng.random((40, 8)) < 0.6).astype(float)
+    q2 = np.clip(q + 0.1 * rng.standard_normal(q.shape), 0, 1)
+
+    def ece(a, b):
+        return expected_calibration_error(a.ravel(), b.ravel())
+
+    kw = {"n_resamples": 200, "seed": 7}
+    calls = []
+
+    def reps(*arrays):
+        calls.append(1)
+        return bootstrap_replicates(ece, *arrays, **kw)
+
+    assert bootstrap(ece, q, y, **kw) == bootstrap(ece, q, y, shared_replicates=lambda: reps(q, y), **kw)
+    plain = paired_bootstrap((q, y), (q2, y), ece, **kw)
+    shared = paired_bootstrap((q, y), (q2, y), ece, shared_replicates=(lambda: reps(q, y), lambda: reps(q2, y)),
+                              **kw)
+    assert plain == shared and calls == [1, 1, 1]

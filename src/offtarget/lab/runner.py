@@ -94,7 +94,7 @@ def build_variant(cfg: LabRunConfig, name: str, log) -> dict:
     v = VARIANTS[name]
     final = _final(cfg, name)
     if (final / "config.json").exists():
-        log(f"[dim]reusing {name} ({final})[/dim]")
+        log(f"[dim]reusing {name} ({final}); delete {_dir(cfg, name)} to retrain it[/dim]")
         return _run_info(cfg, name)
     start = _final(cfg, v.start)
     if not (start / "config.json").exists():
