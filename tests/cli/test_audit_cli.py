@@ -24,7 +24,11 @@ def test_base_vs_sft_audit_writes_results_and_resumes(tmp_path, cli):
     again = cli(*args, check=True)
     results2 = json.loads((out / "results.json").read_text())
     assert [c["generated"] for c in results2["checkpoints"]] == [0, 0]  # everything came from the store
+    assert "probe accuracy: cached" in again.stdout  # probe results too, keyed by settings and fingerprints
+    assert results2["probes"] == results["probes"] and results2["headline"] == results["headline"]
     assert "Traceback" not in again.stderr
+    more = cli(*args[:-4], "--probes", "accuracy", "--bootstrap", "300", check=True)  # a setting changed
+    assert "probe accuracy: cached" not in more.stdout
 
 
 def test_checkpoint_against_itself_flags_nothing(tmp_path, cli):

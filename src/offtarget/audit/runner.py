@@ -21,7 +21,7 @@ from offtarget.errors import OfftargetError
 from offtarget.models.loading import describe
 from offtarget.probes import ProbeResult, select
 from offtarget.probes.context import AuditContext
-from offtarget.report.results import write_results
+from offtarget.report.results import sanitize, write_results
 from offtarget.store import GenerationStore
 from offtarget.tasks import get_task
 
@@ -63,16 +63,28 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
     sampling_seconds = time.time() - t0
     ctx = AuditContext(cfg, task, evidences)
     results: list[ProbeResult] = []
-    for info in probes:
-        t1 = time.time()
-        try:
-            r = info.run(ctx)
-        except OfftargetError as exc:
-            r = ProbeResult(info.name, "", "", error=str(exc))
-        r.seconds = time.time() - t1
-        results.append(r)
-        if console:
-            console.print(f"[dim]probe {info.name}: {r.seconds:.1f}s{' — ' + r.error if r.error else ''}[/dim]")
+    store = GenerationStore(cfg.store or out / "generations.sqlite")
+    try:
+        for info in probes:
+            t1 = time.time()
+            key = f"probe:{probe_cache_key(cfg, info.name, evidences)}"
+            cached = store.get_meta(key)
+            if cached is not None:
+                r = ProbeResult.from_dict(cached)
+            else:
+                try:
+                    r = info.run(ctx)
+                except OfftargetError as exc:
+                    r = ProbeResult(info.name, "", "", error=str(exc))
+                r.seconds = time.time() - t1
+                if r.error is None:
+                    store.set_meta(key, sanitize(r.to_dict()))
+            results.append(r)
+            if console:
+                how = "cached" if cached is not None else f"{r.seconds:.1f}s"
+                console.print(f"[dim]probe {info.name}: {how}{' — ' + r.error if r.error else ''}[/dim]")
+    finally:
+        store.close()
     ctx.release()
     verdicts = finalize(results, list(evidences), ref, cfg.alpha)
     data = {
@@ -98,6 +110,25 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
     }
     write_results(out / "results.json", data)
     return data
+
+
+_NOT_IN_KEY = ("models", "out", "store", "probes", "device", "batch_sequences", "trust_remote_code")
+
+
+def probe_cache_key(cfg: AuditConfig, probe: str, evidences: dict) -> str:
+    """Identity of one probe's result: the probe, offtarget's version, every setting that can change
+    a number, and the checkpoints by content fingerprint in report order (the reference first).
+
+    A re-run of a finished audit reads its probe results back instead of recomputing them;
+    a new checkpoint, sample count, split, seed or offtarget version computes them afresh.
+    """
+    import hashlib
+    import json
+
+    settings = {k: v for k, v in asdict(cfg).items() if k not in _NOT_IN_KEY}
+    material = {"probe": probe, "version": __version__, "settings": settings,
+                "checkpoints": [[name, ev.fingerprint] for name, ev in evidences.items()]}
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 def _describe(path: str) -> dict:

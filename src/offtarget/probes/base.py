@@ -119,6 +119,15 @@ class ProbeResult:
     seconds: float = 0.0
     error: str | None = None
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "ProbeResult":
+        """The inverse of :meth:`to_dict` (the audit's probe cache reads results back with it)."""
+        return cls(
+            d["probe"], d["description"], d["source"],
+            [MetricRow(**m) for m in d["metrics"]], [ComparisonRow(**c) for c in d["comparisons"]],
+            d.get("plots", {}), d.get("extras", {}), d.get("notes", []), d.get("seconds", 0.0), d.get("error"),
+        )
+
     def to_dict(self) -> dict:
         return {
             "probe": self.probe, "description": self.description, "source": self.source,
