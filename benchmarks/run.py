@@ -171,7 +171,8 @@ def write_json(path: Path, data: dict) -> None:
 def readme_section(table: str, command: str, data: dict) -> str:
     env = data["environment"]
     return (f"{README_START}\n_{data['created'][:10]}, `{command}`: median of {data['repeats']} interleaved rounds, "
-            f"{env['cpu_count']} CPU cores, torch {env['torch']} on {env['threads']} threads, lab models._\n\n"
+            f"{env['cpu_count']} CPU cores, torch {env['torch']} on {env['threads']} threads, lab models. Per-round "
+            f"values, notes and the re-run profile: `benchmarks/results.json`._\n\n"
             f"{table}\n{README_END}")
 
 
