@@ -162,7 +162,7 @@ class HFBackend:
             do_sample=not params.greedy,
             temperature=params.temperature if not params.greedy else None,
             top_p=params.top_p if params.top_p < 1 else None,
-            top_k=params.top_k,
+            top_k=params.top_k if not params.greedy else None,  # greedy: no warpers (and no warning)
             max_new_tokens=params.max_new_tokens,
             num_return_sequences=n,
             pad_token_id=tok.pad_token_id,
