@@ -2,9 +2,11 @@
 
 Each round audits the lab's base and SFT models (every probe, default bootstrap) into a fresh
 run directory, then runs the identical audit again into the same directory. The second run
-finds every generation in the store and samples nothing; what it still pays for is reading the
-store, verifying completions, and the probes themselves (bootstrap intervals, the KL probe's
-teacher-forced passes, the weights probe). Two figures per round:
+finds every generation in the store and samples nothing, and reads every probe result back
+from the store (keyed by probe, settings, version and checkpoint fingerprints:
+:func:`offtarget.audit.runner.probe_cache_key`); what it still pays for is fingerprinting the
+checkpoints, reading the samples, verifying them into evidence, and writing results.json.
+Two figures per round:
 
 - **re-run / first run**, whole :func:`offtarget.audit.runner.run_audit` (goal: under 5%);
 - **sampling stage re-run / first run**: the part the store caches (``costs.sampling_seconds``).
@@ -101,19 +103,20 @@ def run(cfg: CacheBenchConfig, repeats: int, work: Path, threads: int) -> BenchR
     ]
     acfg = _audit_config(cfg, work / "audit-0")
     profile = _profile(lambda: run_audit(acfg, console=quiet))[: cfg.profile_top]
-    probe_keys = sorted(k for k in costs[0][1] if k.startswith("probe:"))
-    rerun_probe_share = median([sum(b[k] for k in probe_keys) / r.seconds for (_, b), r in zip(costs, rerun)])
     res.measurements = {
         "first_seconds": [round(x.seconds, 3) for x in first],
         "rerun_seconds": [round(x.seconds, 3) for x in rerun],
         "first_costs": costs[0][0], "rerun_costs": costs[0][1],
         "rerun_profile": profile,
     }
-    slowest = sorted(probe_keys, key=lambda k: -costs[0][1][k])[:3]
+    probe_keys = [k for k in costs[0][0] if k.startswith("probe:")]
+    slowest = sorted(probe_keys, key=lambda k: -costs[0][0][k])[:3]
     res.notes.append(
-        f"first run {median([x.seconds for x in first]):.1f}s, re-run {median([x.seconds for x in rerun]):.1f}s; "
-        f"probes are {100 * rerun_probe_share:.0f}% of the re-run (slowest: "
-        + ", ".join(f"{k[6:]} {costs[0][1][k]:.2f}s" for k in slowest) + ")"
+        f"first run {median([x.seconds for x in first]):.2f}s (sampling {costs[0][0]['sampling_seconds']:.1f}s; "
+        "slowest probes " + ", ".join(f"{k[6:]} {costs[0][0][k]:.2f}s" for k in slowest) + f"), re-run "
+        f"{median([x.seconds for x in rerun]):.2f}s, of which "
+        + ", ".join(f"{r['function'].split(':')[0].removeprefix('offtarget/')}:{r['function'].split('(')[-1][:-1]} "
+                    f"{r['cumulative_seconds']:.2f}s" for r in profile[:2])
     )
     shutil.rmtree(work, ignore_errors=True)
     return res

@@ -14,8 +14,10 @@ scaling     audit time and peak memory over problems × samples spanning 16x; li
 ==========  ==================================================================================
 
 The process holds the CPU lock (``--lock``, default ``/tmp/offtarget-cpu.lock``) for the whole
-run, so do not wrap it in ``flock`` yourself; torch runs on ``--threads`` threads (2), here and
-in every subprocess. ``make bench`` runs everything in about 10 minutes on 2 cores and, being
+run, so do not wrap it in ``flock`` yourself; before each benchmark it also waits (up to
+``--quiet-wait`` seconds) for processes that skip the lock to leave the CPUs, and records what it
+saw in ``measurements.machine``. torch runs on ``--threads`` threads (2), here and in every
+subprocess. ``make bench`` runs everything in about 6 minutes on 2 cores (with lm-eval) and, being
 a full run, also refreshes the table in README.md's Benchmarks section (``--no-readme`` to
 leave it); partial, ``--quick`` and ``--smoke`` runs never touch the README.
 
