@@ -16,8 +16,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from offtarget.audit.config import AuditConfig
+from offtarget.config import config_command
 from offtarget.errors import OfftargetError
-from offtarget.preflight.commands import preflight_command
+from offtarget.preflight.commands import HELP as PREFLIGHT_HELP
+from offtarget.preflight.commands import run_preflight_command
+from offtarget.preflight.config import PreflightConfig
 from offtarget.train.commands import app as train_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,7 +30,7 @@ lab_app = typer.Typer(no_args_is_help=True, help="Tiny real transformers on CPU 
 app.add_typer(lab_app, name="lab")
 # sub-commands: each package owns its typer app (imports stay light: torch loads inside commands)
 app.add_typer(train_app, name="train")
-app.command("preflight")(preflight_command)
+config_command(app, PreflightConfig, run_preflight_command, "preflight", PREFLIGHT_HELP)
 console = Console(stderr=False)
 
 DEFAULT_LAB_DIR = "models/lab"
@@ -45,73 +49,28 @@ def _setup(threads: int = typer.Option(0, help="torch CPU threads (0: the cores 
     datasets.disable_progress_bars()
 
 
-def _parse_models(models: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for m in models:
-        if "=" not in m:
-            raise OfftargetError(f"--model {m!r}: write NAME=PATH, e.g. --model base=models/lab/base")
-        name, path = m.split("=", 1)
-        if not name or name in out:
-            raise OfftargetError(f"--model {m!r}: names must be non-empty and unique")
-        out[name] = path
-    return out
-
-
-@app.command()
-def audit(
-    model: list[str] = typer.Option([], "--model", "-m", help="NAME=PATH, repeat; the first is the reference"),
-    suite: str = typer.Option("arithmetic", help="built-in suite or a .jsonl task file"),
-    out: str = typer.Option("runs/audit", help="run directory (resumable)"),
-    samples: int = typer.Option(16, help="samples per problem (pass@k for every k <= samples)"),
-    problems: int = typer.Option(200, help="problems per split"),
-    splits: str = typer.Option("test,ood", help="comma-separated splits"),
-    probes: str = typer.Option("all", help="comma-separated probe names, or all"),
-    reference: Optional[str] = typer.Option(None, help="reference checkpoint name (default: the first)"),
-    temperature: float = typer.Option(1.0),
-    top_p: float = typer.Option(1.0),
-    max_new_tokens: int = typer.Option(32),
-    no_chat_template: bool = typer.Option(False, "--no-chat-template", help="feed prompts raw"),
-    seed: int = typer.Option(0),
-    bootstrap: int = typer.Option(1000, help="bootstrap resamples per interval"),
-    batch_sequences: int = typer.Option(256, help="sequences per generate call"),
-    device: str = typer.Option("auto"),
-    dtype: str = typer.Option("auto"),
-    trust_remote_code: bool = typer.Option(False),
-    config: Optional[Path] = typer.Option(None, help="YAML file with the same keys as these flags"),
-    fail_on: str = typer.Option("none", help="exit 1 on: regression (off-target or target loss) | any (any flag) | none"),
-) -> None:
-    """Compare checkpoints on target and off-target probes with paired statistics."""
-    from offtarget.audit.config import AuditConfig
+def _run_audit(cfg) -> None:
     from offtarget.audit.runner import run_audit
     from offtarget.report.render import render_all
     from offtarget.report.terminal import print_summary
 
-    kw = dict(
-        models=_parse_models(model) or None, suite=suite, out=out, samples=samples, problems=problems,
-        splits=tuple(s for s in splits.split(",") if s), probes=tuple(p for p in probes.split(",") if p),
-        reference=reference, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-        chat_template=not no_chat_template, seed=seed, bootstrap=bootstrap, batch_sequences=batch_sequences,
-        device=device, dtype=dtype, trust_remote_code=trust_remote_code,
-    )
-    if config:
-        cfg = AuditConfig.from_yaml(config, **{k: v for k, v in kw.items() if k == "models" and v})
-    else:
-        cfg = AuditConfig(**{k: v for k, v in kw.items() if v is not None})
     results = run_audit(cfg, console)
     paths = render_all(results, cfg.out)
     print_summary(results, console, cfg.out)
     for p in paths:
         console.print(f"report: {p}")
-    _gate(results, fail_on)
+    _gate(results, cfg.fail_on)
 
 
 def _gate(results: dict, fail_on: str) -> None:
-    if fail_on not in ("none", "regression", "any"):
-        raise OfftargetError(f"--fail-on {fail_on!r}: choose none, regression or any")
     flags = [c["flag"] for p in results["probes"] for c in p["comparisons"]]
     if (fail_on == "regression" and "regression" in flags) or (fail_on == "any" and any(f != "none" for f in flags)):
         console.print(f"[red]--fail-on {fail_on}: flagged changes found[/red]")
         raise typer.Exit(1)
+
+
+config_command(app, AuditConfig, _run_audit, "audit",
+               "Compare checkpoints on target and off-target probes with paired statistics.")
 
 
 @app.command()
@@ -170,31 +129,31 @@ def lab_build(out_dir: Path = typer.Option(Path(DEFAULT_LAB_DIR)), force: bool =
         console.print(f"reusing {sft_dir}")
 
 
-@lab_app.command("run")
-def lab_run(
-    recipes: list[str] = typer.Argument(None, help="recipe names (default: --quick set)"),
-    quick: bool = typer.Option(False, "--quick", help="four claims from two GRPO runs (~10 min on 2 cores)"),
-    all_: bool = typer.Option(False, "--all", help="every recipe (~1 hour on 2 cores)"),
-    out: Optional[Path] = typer.Option(None, help="lab run directory (default lab_runs/quick or lab_runs/all)"),
-    steps: int = typer.Option(300, help="GRPO steps per variant"),
-    problems: int = typer.Option(200, help="audit problems per split"),
-    samples: int = typer.Option(32, help="audit samples per problem (pass@k up to k = samples)"),
-    bootstrap: int = typer.Option(1000),
-    sft_steps: int = typer.Option(150, help="steps of the lab's SFT variants"),
-    train_problems: int = typer.Option(2000, help="prompts per GRPO variant"),
-    seed: int = 0,
-) -> None:
-    """Reproduce the seed claims on tiny models and write the claims table (resumable)."""
+def _lab_recipes(given: dict, extras: dict, path: Path | None) -> Path | None:
+    """``lab run NAME ...``, ``--quick`` or ``--all`` choose the recipes (and the default run directory)."""
+    from offtarget.lab.recipes import QUICK, RECIPES
+
+    names = tuple(extras.get("names") or ())
+    if extras.get("all_"):
+        given["recipes"] = tuple(RECIPES)
+    elif names:
+        given["recipes"] = names
+    elif extras.get("quick"):
+        given["recipes"] = QUICK
+    unknown = [r for r in given.get("recipes", ()) if r not in RECIPES]
+    if unknown:
+        raise OfftargetError(f"unknown recipe(s) {unknown}: choose from {', '.join(RECIPES)}")
+    if path is None and "recipes" in given:
+        default_out = {tuple(RECIPES): "lab_runs/all", QUICK: "lab_runs/quick"}.get(given["recipes"], "lab_runs/custom")
+        given.setdefault("out", default_out)
+    return path
+
+
+def _lab_run(cfg) -> None:
     from rich.table import Table
 
-    from offtarget.lab.recipes import QUICK, RECIPES
-    from offtarget.lab.runner import LabRunConfig, run_lab
+    from offtarget.lab.runner import run_lab
 
-    chosen = tuple(RECIPES) if all_ else (tuple(recipes) if recipes else QUICK)
-    default_out = "lab_runs/all" if all_ else ("lab_runs/quick" if not recipes else "lab_runs/custom")
-    cfg = LabRunConfig(recipes=chosen, out=str(out or default_out), steps=steps, problems=problems,
-                       samples=samples, bootstrap=bootstrap, seed=seed, sft_steps=sft_steps,
-                       train_problems=train_problems)
     claims = run_lab(cfg, console)
     table = Table(title="lab claims (full wording in claims.md)")
     for col in ("#", "recipe", "comparison", "effect", "95% interval", "verdict"):
@@ -206,6 +165,24 @@ def lab_run(
                       f"[{colour[c.verdict]}]{c.verdict}[/{colour[c.verdict]}]")
     console.print(table)
     console.print(f"claims: {cfg.out}/claims.md  report: {cfg.out}/audits/main/report.html")
+
+
+def _register_lab_run() -> None:
+    from offtarget.lab.runner import LabRunConfig
+
+    config_command(
+        lab_app, LabRunConfig, _lab_run, "run",
+        "Reproduce the claims on tiny models and write the claims table (resumable).",
+        extras={
+            "names": (Optional[list[str]], typer.Argument(None, help="recipe names (default: the --quick set)")),
+            "quick": (bool, typer.Option(False, "--quick", help="four claims from two GRPO runs (~10 min on 2 cores)")),
+            "all_": (bool, typer.Option(False, "--all", help="every recipe (~1 hour on 2 cores)")),
+        },
+        prepare=_lab_recipes,
+    )
+
+
+_register_lab_run()
 
 
 def main() -> None:

@@ -98,3 +98,16 @@ def test_sft_needs_existing_data(tmp_path):
         load_config(SFTRunConfig, None, {"model": "m"})
     with pytest.raises(OfftargetError, match="not found"):
         load_config(SFTRunConfig, None, {"model": "m", "data": str(tmp_path / "nope.jsonl")})
+
+
+def test_trl_args_pass_through_and_unknown_keys_fail():
+    from trl import GRPOConfig
+
+    from offtarget.train.session import trl_config
+
+    cfg = load_config(GRPORunConfig, None, {"model": "m", "trl_args": {"max_grad_norm": 0.5}})
+    args = trl_config(GRPOConfig, cfg, output_dir="/tmp/x", max_grad_norm=1.0, use_cpu=True, bf16=False)
+    assert args.max_grad_norm == 0.5
+    bad = load_config(GRPORunConfig, None, {"model": "m", "trl_args": {"max_grad_nrom": 0.5}})
+    with pytest.raises(OfftargetError, match="max_grad_nrom"):
+        trl_config(GRPOConfig, bad, output_dir="/tmp/x")

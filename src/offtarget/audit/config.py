@@ -5,10 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-
-import yaml
+from dataclasses import dataclass, field
 
 from offtarget.errors import OfftargetError
 
@@ -17,8 +14,9 @@ from offtarget.errors import OfftargetError
 class AuditConfig:
     """One audit run."""
 
-    models: dict[str, str] = field(default_factory=dict)
-    """Checkpoint name → directory. The first is the reference unless ``reference`` is set."""
+    models: dict[str, str] = field(default_factory=dict, metadata={
+        "flag": "model", "short": "-m", "example": "NAME=PATH, e.g. --model base=models/lab/base"})
+    """Checkpoint NAME=PATH, repeat the flag; the first is the reference unless ``reference`` is set."""
     reference: str | None = None
     """Name of the checkpoint every other one is compared against (default: the first)."""
     suite: str = "arithmetic"
@@ -30,18 +28,23 @@ class AuditConfig:
     problems: int = 200
     """Problems per split (``test`` and ``ood``); unanswerable items are a share of them."""
     splits: tuple[str, ...] = ("test", "ood")
+    """Splits to audit: ``test`` is in distribution, ``ood`` shifted (comma-separated or repeated)."""
     samples: int = 16
     """Samples per problem at ``temperature``; pass@k is reported for every k ≤ samples."""
     temperature: float = 1.0
     """T = 1 samples the model's own distribution, which calibration and entropy probes need."""
     top_p: float = 1.0
+    """Nucleus sampling mass; 1 keeps the model's whole distribution."""
     max_new_tokens: int = 32
+    """Longest completion; longer ones are cut and counted as truncated."""
     greedy: bool = True
     """Also decode greedily once per problem (what a deployment at T = 0 would answer)."""
     chat_template: bool = True
     """Render prompts through the tokenizer's chat template when the checkpoint has one."""
     probes: tuple[str, ...] = ("all",)
+    """Probes to run (comma-separated or repeated), or ``all``."""
     seed: int = 0
+    """Seed of problem selection, sampling and bootstrap."""
     bootstrap: int = 1000
     """Bootstrap resamples for every interval."""
     alpha: float = 0.05
@@ -54,8 +57,14 @@ class AuditConfig:
     batch_sequences: int = 256
     """Sequences per generate call; lower it if a GPU runs out of memory."""
     device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:1`` …"""
     dtype: str = "auto"
+    """Weights' dtype: ``auto`` (as saved), ``bfloat16``, ``float16``, ``float32``."""
     trust_remote_code: bool = False
+    """Run code shipped inside a checkpoint (off: an audit should not execute what it judges)."""
+    fail_on: str = "none"
+    """Exit 1 on ``regression`` (a flagged target loss or off-target regression), ``any`` (any flag) or
+    ``none``: a CI gate."""
 
     @property
     def reference_name(self) -> str:
@@ -73,19 +82,5 @@ class AuditConfig:
                 f"calibration_binning {self.calibration_binning!r} / calibration_bins {self.calibration_bins}: "
                 "use 'uniform' or 'quantile' and at least 1 bin"
             )
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, **overrides) -> "AuditConfig":
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise OfftargetError(f"{path}: cannot read audit config ({exc})")
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise OfftargetError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(known)}")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        for k in ("splits", "probes"):
-            if k in data and isinstance(data[k], list):
-                data[k] = tuple(data[k])
-        return cls(**data)
+        if self.fail_on not in ("none", "regression", "any"):
+            raise OfftargetError(f"--fail-on {self.fail_on!r}: choose none, regression or any")

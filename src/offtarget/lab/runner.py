@@ -26,7 +26,9 @@ class LabRunConfig:
     """One ``offtarget lab run``."""
 
     recipes: tuple[str, ...] = QUICK
+    """Recipes to run (``offtarget lab run NAME ...``; ``--quick`` and ``--all`` choose sets)."""
     out: str = "lab_runs/quick"
+    """Lab run directory (resumable): variants, audits, claims.md."""
     base: str = "models/lab/base"
     """The pretrained lab model (``offtarget lab build`` makes it)."""
     sft: str = "models/lab/sft"
@@ -38,12 +40,14 @@ class LabRunConfig:
     samples: int = 32
     """Audit samples per problem: pass@k is reported up to k = 32."""
     seed: int = 0
+    """Seed of training, sampling and bootstrap."""
     bootstrap: int = 1000
+    """Bootstrap resamples per interval."""
     sft_steps: int = 150
     """Steps of the lab's SFT variants (sft-defect, sft-more)."""
     train_problems: int = 2000
     """Prompts each GRPO variant draws from its pool (and measures for the difficulty window)."""
-    timings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict, metadata={"cli": False})
 
 
 def variants_for(recipes: tuple[str, ...]) -> list[str]:

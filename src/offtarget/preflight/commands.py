@@ -13,70 +13,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
 from rich.console import Console
 from rich.markup import escape
 
 console = Console(stderr=False)
 
 
-def _split(values: list[str]) -> tuple[str, ...]:
-    """Repeated and comma-separated values, in order, without duplicates."""
-    out: list[str] = []
-    for v in values:
-        out += [x.strip() for x in v.split(",") if x.strip() and x.strip() not in out]
-    return tuple(out)
+HELP = "Before RL: is there a foothold, can the reward be hacked, what did SFT plant?"
 
 
-def preflight_command(
-    model: str | None = typer.Option(None, "--model", "-m",
-                                   help="the checkpoint RL would start from (e.g. the SFT model)"),
-    reference: str | None = typer.Option(None, help="its reference (e.g. the base) for paired defect checks"),
-    suite: str = typer.Option("arithmetic", help="built-in suite or a .jsonl task file"),
-    reward: list[str] = typer.Option([], "--reward", "-r", help="reward to red-team: registered NAME or "
-                                     "module:function / file.py:function; repeat (default: correctness, rlcr, "
-                                     "brier, ternary, format, stepwise)"),
-    sft_data: str | None = typer.Option(None, help="SFT data (JSONL prompt/completion) to verify row by row"),
-    group_size: int = typer.Option(8, help="planned GRPO group size G"),
-    samples: int = typer.Option(16, help="samples per prompt (k)"),
-    problems: int = typer.Option(200, help="training prompts for the foothold; problems per split for defects"),
-    window: str = typer.Option("0.1,0.9", help="difficulty window LOW,HIGH of pass rates for the trainer JSONL"),
-    out: str | None = typer.Option(None, help="run directory, resumable [default: runs/preflight]"),
-    split: str = typer.Option("train", help="split RL trains on (foothold and red-team problems)"),
-    checks: str = typer.Option("foothold,redteam,defects", help="comma-separated subset to run"),
-    redteam_problems: int = typer.Option(50, help="answerable problems per red-team pattern"),
-    tolerance: float = typer.Option(0.05, help="red-team margin as a share of the correct−wrong reward gap"),
-    probes: str = typer.Option("", help="extra audit probes on the defect samples, e.g. calibration,abstention"),
-    temperature: float = typer.Option(1.0),
-    top_p: float = typer.Option(1.0),
-    max_new_tokens: int = typer.Option(32),
-    no_chat_template: bool = typer.Option(False, "--no-chat-template", help="feed prompts raw"),
-    seed: int = typer.Option(0),
-    bootstrap: int = typer.Option(1000, help="bootstrap resamples per interval"),
-    batch_sequences: int = typer.Option(256, help="sequences per generate call"),
-    device: str = typer.Option("auto"),
-    dtype: str = typer.Option("auto"),
-    trust_remote_code: bool = typer.Option(False),
-    config: Path | None = typer.Option(None, help="YAML file with the same keys (model and out flags win)"),
-) -> None:
-    """Before RL: is there a foothold, can the reward be hacked, what did SFT plant?"""
-    from offtarget.preflight.config import PreflightConfig, parse_window
+def run_preflight_command(cfg) -> None:
+    """``offtarget preflight``: run the checks, write the reports, print the verdicts."""
     from offtarget.preflight.runner import run_preflight
     from offtarget.report.render import render_all
 
-    kw = {
-        "model": model, "reference": reference, "suite": suite, "split": split, "rewards": _split(reward),
-        "sft_data": sft_data, "group_size": group_size, "samples": samples, "problems": problems,
-        "window": parse_window(window), "redteam_problems": redteam_problems, "tolerance": tolerance,
-        "checks": _split([checks]), "probes": _split([probes]), "temperature": temperature, "top_p": top_p,
-        "max_new_tokens": max_new_tokens, "chat_template": not no_chat_template, "seed": seed,
-        "bootstrap": bootstrap, "batch_sequences": batch_sequences, "device": device, "dtype": dtype,
-        "trust_remote_code": trust_remote_code, "out": out or "runs/preflight",
-    }
-    if config:  # the YAML holds the settings; --model and --out, when given, win
-        cfg = PreflightConfig.from_yaml(config, model=model, out=out)
-    else:
-        cfg = PreflightConfig(**{**kw, "model": model or ""})
     results = run_preflight(cfg, console)
     paths = render_all(results, cfg.out)
     print_preflight(results, console)

@@ -7,10 +7,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from offtarget.errors import OfftargetError
 
@@ -22,7 +20,7 @@ CHECKS = ("foothold", "redteam", "defects")
 class PreflightConfig:
     """One preflight run."""
 
-    model: str = ""
+    model: str = field(default="", metadata={"short": "-m"})
     """The checkpoint RL will start from (usually the SFT model)."""
     reference: str | None = None
     """Its reference, usually the base model: accuracy drops and other changes are measured against it."""
@@ -30,7 +28,7 @@ class PreflightConfig:
     """A built-in suite name or a JSONL task file (its prompts are the foothold's training prompts)."""
     split: str = "train"
     """Split whose prompts RL would train on: the foothold and red-team problems come from it."""
-    rewards: tuple[str, ...] = ()
+    rewards: tuple[str, ...] = field(default=(), metadata={"flag": "reward", "short": "-r"})
     """Rewards to red-team: registered names or ``module:function``; empty = the defaults
     (:data:`offtarget.preflight.redteam.DEFAULT_REWARDS`)."""
     sft_data: str | None = None
@@ -56,10 +54,13 @@ class PreflightConfig:
     temperature: float = 1.0
     """T = 1 samples the policy's own distribution, which is what GRPO's rollouts see."""
     top_p: float = 1.0
+    """Nucleus sampling mass; 1 keeps the policy's whole distribution."""
     max_new_tokens: int = 32
+    """Longest completion; longer ones are cut and counted as truncated."""
     chat_template: bool = True
     """Render prompts through the tokenizer's chat template when the checkpoint has one."""
     seed: int = 0
+    """Seed of problem selection, sampling and bootstrap."""
     bootstrap: int = 1000
     """Bootstrap resamples for every interval."""
     alpha: float = 0.05
@@ -67,11 +68,14 @@ class PreflightConfig:
     batch_sequences: int = 256
     """Sequences per generate call; lower it if a GPU runs out of memory."""
     device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu``, ``cuda`` …"""
     dtype: str = "auto"
+    """Weights' dtype: ``auto`` (as saved), ``bfloat16``, ``float16``, ``float32``."""
     trust_remote_code: bool = False
+    """Run code shipped inside a checkpoint."""
     out: str = "runs/preflight"
     """Run directory: generations (resumable), results.json, reports and the window JSONL."""
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict, metadata={"cli": False})
     """Free-form notes carried into results.json (e.g. the command that built the SFT data)."""
 
     def validate(self) -> None:
@@ -95,22 +99,10 @@ class PreflightConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> PreflightConfig:
-        """Fields from a YAML file; ``overrides`` that are not ``None`` win."""
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise OfftargetError(f"{path}: cannot read preflight config ({exc})")
-        if not isinstance(data, dict):
-            raise OfftargetError(f"{path}: expected a mapping of preflight fields")
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise OfftargetError(f"{path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(known)}")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        for k in ("rewards", "checks", "defect_splits", "probes", "window"):
-            if isinstance(data.get(k), list):
-                data[k] = tuple(data[k])
-        return cls(**data)
+        """Fields from a YAML file; ``overrides`` that are not ``None`` win (not yet validated)."""
+        from offtarget.config import load_config
+
+        return load_config(cls, path, overrides, validate=False)
 
 
 def parse_window(text: str) -> tuple[float, float]:

@@ -14,77 +14,24 @@ apart. Precedence: flags given > ``--config FILE.yaml`` > the run's own ``config
 
 from __future__ import annotations
 
-import inspect
-import typing
-from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from offtarget.train.config import (
-    GRPORunConfig,
-    SFTRunConfig,
-    base_type,
-    default_of,
-    field_docs,
-    field_types,
-    load_config,
-)
+from offtarget.config import config_command
+from offtarget.train.config import GRPORunConfig, SFTRunConfig
 
 app = typer.Typer(no_args_is_help=True, help="Guarded SFT and GRPO on Hugging Face TRL.")
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _option_type(tp: Any) -> Any:
-    base = base_type(tp)
-    if typing.get_origin(base) is list:
-        return list[str] | None
-    return base | None
-
-
-def config_command(cls: type, run: Callable[[Any], Any], name: str, help_text: str) -> None:
-    """Register ``name`` on :data:`app` with one option per field of ``cls`` (all defaulting to None)."""
-    docs = field_docs(cls)
-    types = field_types(cls)
-    params = [
-        inspect.Parameter(
-            "config", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
-            default=typer.Option(None, "--config", help="YAML file with the same keys as these flags."),
-        )
-    ]
-    annotations: dict[str, Any] = {"config": Path | None, "return": None}
-    for f in fields(cls):
-        base = base_type(types[f.name])
-        default = default_of(f)
-        shown = "none" if default is None else (", ".join(default) if isinstance(default, list) else default)
-        help_ = f"{docs.get(f.name, '')} [default: {shown}]"
-        decl = f"{_flag(f.name)}/--no-{f.name.replace('_', '-')}" if base is bool else _flag(f.name)
-        ann = _option_type(types[f.name])
-        params.append(inspect.Parameter(
-            f.name, inspect.Parameter.KEYWORD_ONLY, annotation=ann,
-            default=typer.Option(None, decl, help=help_, show_default=False),
-        ))
-        annotations[f.name] = ann
-
-    def command(**kwargs: Any) -> None:
-        path = kwargs.pop("config")
-        given = {k: v for k, v in kwargs.items() if v is not None}
-        out = given.get("out")
-        if path is None and given.get("resume") and out and (Path(out) / "config.yaml").exists():
-            path = Path(out) / "config.yaml"  # resume: the run's own config, flags on top
-            given.setdefault("overwrite", False)
-        run(load_config(cls, path, given))
-
-    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    command.__annotations__ = annotations
-    command.__doc__ = help_text
-    command.__name__ = name.replace("-", "_")
-    app.command(name, help=help_text)(command)
+def _resume_config(given: dict[str, Any], _extras: dict[str, Any], path: Path | None) -> Path | None:
+    """``--resume`` without ``--config``: the run's own ``config.yaml``, flags on top."""
+    out = given.get("out")
+    if path is None and given.get("resume") and out and (Path(out) / "config.yaml").exists():
+        given.setdefault("overwrite", False)
+        return Path(out) / "config.yaml"
+    return path
 
 
 def _run_grpo(cfg: GRPORunConfig) -> None:
@@ -100,13 +47,15 @@ def _run_sft(cfg: SFTRunConfig) -> None:
 
 
 config_command(
-    GRPORunConfig, _run_grpo, "grpo",
+    app, GRPORunConfig, _run_grpo, "grpo",
     "GRPO on TRL with a difficulty window, dynamic sampling, optional GRPO-RoC and curriculum, and the "
     "side-effect monitor. Writes OUT/final (audit it with `offtarget audit --model rl=OUT/final`).",
+    prepare=_resume_config,
 )
 config_command(
-    SFTRunConfig, _run_sft, "sft",
+    app, SFTRunConfig, _run_sft, "sft",
     "SFT on TRL (completion-only loss) from a prompt/completion JSONL file. Writes OUT/final.",
+    prepare=_resume_config,
 )
 
 
@@ -118,5 +67,5 @@ def accelerate_config(name: str = typer.Argument("ddp", help="ddp | fsdp | zero3
     typer.echo(str(accelerate_config_path(name)))
 
 
-__all__ = ["app", "config_command"]
+__all__ = ["app"]
 

@@ -18,20 +18,13 @@ Defaults are the settings measured to work on the lab's CPU (``notes/lab-feasibi
 
 from __future__ import annotations
 
-import ast
-import inspect
-import itertools
 import math
 import re
-import textwrap
-import types
-import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
+from offtarget.config import config_to_yaml, field_docs, field_types, load_config
 from offtarget.errors import OfftargetError
 
 C = TypeVar("C")
@@ -85,6 +78,9 @@ class RunOptions:
     """auto (CUDA if present, else CPU), cpu or cuda. On CPU training runs with use_cpu=True, bf16=False."""
     progress: bool = True
     """Show the trainer's progress bar."""
+    trl_args: dict = field(default_factory=dict)
+    """Extra fields of TRL's GRPOConfig / SFTConfig, passed through and winning over offtarget's own
+    (``--trl-args gradient_checkpointing=true --trl-args max_grad_norm=0.5``, or a mapping in YAML)."""
 
 
 @dataclass
@@ -319,112 +315,6 @@ def parse_reward_spec(spec: str) -> tuple[str, float]:
     if not name or not math.isfinite(weight):
         raise OfftargetError(f"--reward {spec!r}: write NAME[:WEIGHT] or module:function[:WEIGHT]")
     return name, weight
-
-
-# ---------------------------------------------------------------------------------------------
-# YAML and field docs
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field, read from the source of ``cls`` and its bases.
-
-    A subclass's docstring for a field it re-declares wins over the base's.
-    """
-    docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if klass is object or not hasattr(klass, "__dataclass_fields__"):
-            continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError):
-            continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, nxt in itertools.pairwise(body):
-            if (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
-                and isinstance(nxt, ast.Expr)
-                and isinstance(nxt.value, ast.Constant)
-                and isinstance(nxt.value.value, str)
-            ):
-                docs[node.target.id] = " ".join(nxt.value.value.split())
-    return docs
-
-
-def field_types(cls: type) -> dict[str, Any]:
-    """Resolved type of every field (``from __future__ import annotations`` leaves strings)."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in fields(cls)}
-
-
-def base_type(tp: Any) -> Any:
-    """``X | None`` → ``X``; anything else unchanged."""
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return tp
-
-
-def default_of(f: Any) -> Any:
-    if f.default is not MISSING:
-        return f.default
-    if f.default_factory is not MISSING:
-        return f.default_factory()
-    return None
-
-
-def _coerce(cls: type, name: str, value: Any, source: str) -> Any:
-    """Light type coercion for YAML values (a lone string where a list is expected, ints for floats)."""
-    base = base_type(field_types(cls)[name])
-    if value is None:
-        return None
-    origin = typing.get_origin(base)
-    if origin is list:
-        if isinstance(value, str):
-            return [value]
-        if not isinstance(value, list):
-            raise OfftargetError(f"{source}: {name} must be a list, got {type(value).__name__}")
-        return [str(v) for v in value]
-    if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if base is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise OfftargetError(f"{source}: {name} must be an integer, got {value!r}")
-    if base is bool and not isinstance(value, bool):
-        raise OfftargetError(f"{source}: {name} must be true or false, got {value!r}")
-    if base is str and not isinstance(value, str):
-        return str(value)
-    return value
-
-
-def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any] | None = None) -> C:
-    """Defaults ← YAML file (if given) ← ``overrides`` (CLI flags that were set); validated."""
-    known = {f.name for f in fields(cls)}
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise OfftargetError(f"{path}: cannot read the config ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise OfftargetError(f"{path}: expected a mapping of option: value, got {type(loaded).__name__}")
-        unknown = sorted(set(loaded) - known)
-        if unknown:
-            raise OfftargetError(f"{path}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
-        data = {k: _coerce(cls, k, v, str(path)) for k, v in loaded.items()}
-    for k, v in (overrides or {}).items():
-        if k not in known:
-            raise OfftargetError(f"unknown option {k!r} for {cls.__name__}")
-        if v is not None:
-            data[k] = v
-    cfg = cls(**data)
-    cfg.validate()  # type: ignore[attr-defined]
-    return cfg
-
-
-def config_to_yaml(cfg: Any) -> str:
-    """The resolved config as YAML, one key per field, in declaration order."""
-    return yaml.safe_dump(asdict(cfg), sort_keys=False)
 
 
 __all__ = [

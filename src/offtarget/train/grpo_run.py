@@ -134,7 +134,15 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
     from offtarget.train.data import check_prompt_tokens, prompt_rows, read_problems, uses_chat_template
     from offtarget.train.grpo import Curation, OfftargetGRPOTrainer, SampleLogWriter
     from offtarget.train.monitor import GuardMonitor
-    from offtarget.train.session import Timer, common_args, finish, resolve_device, resume_point, start
+    from offtarget.train.session import (
+        Timer,
+        common_args,
+        finish,
+        resolve_device,
+        resume_point,
+        start,
+        trl_config,
+    )
 
     cfg.validate()
     check_vllm(cfg)
@@ -162,7 +170,8 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
             problems = prepare_problems(cfg, task, ckpt, run, log_main)
     rows = prompt_rows(problems, conversational=uses_chat_template(ckpt.tokenizer, cfg.chat_template))
     group = cfg.group_generated
-    args = GRPOConfig(
+    args = trl_config(
+        GRPOConfig, cfg,
         **common_args(cfg, run, device),
         per_device_train_batch_size=cfg.prompts_per_step * group // (world * ga),
         gradient_accumulation_steps=ga,

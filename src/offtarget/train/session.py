@@ -118,6 +118,19 @@ def common_args(cfg: Any, run: RunDir, device: str) -> dict[str, Any]:
     }
 
 
+def trl_config(config_cls: type, cfg: Any, **fields_: Any) -> Any:
+    """``config_cls(**fields_)`` with the user's ``trl_args`` on top; an unknown key is a one-line error."""
+    import dataclasses
+
+    from offtarget.errors import OfftargetError
+
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(cfg.trl_args) - known)
+    if unknown:
+        raise OfftargetError(f"--trl-args {unknown}: not fields of TRL's {config_cls.__name__}; see its documentation")
+    return config_cls(**{**fields_, **cfg.trl_args})
+
+
 def finish(trainer: Any, run: RunDir, cfg: Any, monitor: Any, seconds: float, extra: dict | None = None) -> dict:
     """Write ``final/`` (or restore ``best/`` into it) and ``summary.json``; return the summary."""
     main = trainer.accelerator.is_main_process

@@ -28,7 +28,15 @@ def run_sft(cfg: SFTRunConfig, log: Callable[[str], None] | None = None) -> dict
     from offtarget.models.loading import load_checkpoint
     from offtarget.train.data import sft_rows
     from offtarget.train.monitor import GuardMonitor
-    from offtarget.train.session import Timer, common_args, finish, resolve_device, resume_point, start
+    from offtarget.train.session import (
+        Timer,
+        common_args,
+        finish,
+        resolve_device,
+        resume_point,
+        start,
+        trl_config,
+    )
 
     cfg.validate()
     device = resolve_device(cfg.device)
@@ -39,7 +47,8 @@ def run_sft(cfg: SFTRunConfig, log: Callable[[str], None] | None = None) -> dict
     rows = sft_rows(cfg.data)
     run = start(cfg, state)
     ckpt = load_checkpoint(cfg.model, device=str(state.device) if device == "cuda" else "cpu")
-    args = SFTConfig(
+    args = trl_config(
+        SFTConfig, cfg,
         **common_args(cfg, run, device),
         per_device_train_batch_size=cfg.batch_size,
         completion_only_loss=cfg.completion_only_loss,
