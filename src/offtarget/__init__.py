@@ -9,6 +9,6 @@
 
 __version__ = "0.1.0"
 
-from offtarget import audit  # noqa: E402  - the package is callable: offtarget.audit(models, **settings)
+from offtarget import audit  # the package is callable: offtarget.audit(models, **settings)
 
 __all__ = ["__version__", "audit"]
