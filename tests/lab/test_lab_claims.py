@@ -78,3 +78,25 @@ def test_write_claims_is_strict_json(tmp_path):
     data = json.loads((tmp_path / "claims.json").read_text())
     assert data["claims"][0]["effect"] is None and data["claims"][0]["verdict"] == "inconclusive"
     assert "a claim" in (tmp_path / "claims.md").read_text()
+
+
+def test_every_recipe_reads_catalogue_metrics_only():
+    """LabEvidence refuses a metric the catalogue does not know, so a typo in a recipe fails here."""
+    from offtarget.metrics import get
+
+    ev = LabEvidence({"main": _audit("sft", []), "vs-binary": _audit("grpo-binary", []),
+                      "defect": _audit("sft-defect", []), "defect-abstain": _audit("sft-never-abstain", [])}, {})
+    for recipe in RECIPES.values():
+        rows = recipe.evaluate(ev)
+        assert rows and all(c.verdict == "inconclusive" for c in rows), recipe.name
+    with pytest.raises(KeyError, match="CATALOGUE"):
+        ev.comparison("main", "acc,none", "test", "grpo-binary")
+    assert get("abstention_recall").direction == "higher"
+
+
+def test_claim_sources_cite_papers_not_seed_numbers():
+    import re
+
+    ev = LabEvidence({"main": _audit("sft", [])}, {})
+    sources = [r.source for r in RECIPES.values()] + [c.source for r in RECIPES.values() for c in r.evaluate(ev)]
+    assert sources and not [s for s in sources if re.search(r"\bseeds? ?\d", s)]

@@ -33,6 +33,7 @@ def test_grpo_run_directory_resume_and_audit(tmp_path):
     res = invoke("train", "grpo", "--model", str(SFT), "--out", str(out), "--reward", "correctness",
                  "--reward", "brier:0.5", *TINY)
     assert res.exit_code == 0, res.output
+    assert "'loss'" not in res.output and "Loading weights" not in res.output  # quiet by default
     for name in ("config.yaml", "monitor.jsonl", "samples.jsonl", "summary.json", "train_problems.jsonl",
                  "difficulty.json", "monitor_reference.json"):
         assert (out / name).is_file(), name
@@ -59,8 +60,9 @@ def test_grpo_run_directory_resume_and_audit(tmp_path):
     assert [c["name"] for c in results["checkpoints"]] == ["sft", "rl"]
 
     # resume: the run's own config.yaml is read back, --steps raised, training continues at step 4
-    res = invoke("train", "grpo", "--out", str(out), "--resume", "--steps", "6")
+    res = invoke("train", "grpo", "--out", str(out), "--resume", "--steps", "6", "--verbose")
     assert res.exit_code == 0, res.output
+    assert "'loss'" in res.output  # --verbose: TRL's log dicts are printed
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 6 and summary["config"]["model"] == str(SFT)
     steps = [r["step"] for r in jsonl(out / "monitor.jsonl")]

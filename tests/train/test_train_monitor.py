@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 from offtarget.train.config import MonitorOptions
-from offtarget.train.monitor import GUARDS, check_guards, compute_metrics
+from offtarget.train.monitor import FIELDS, GUARDS, MonitorMetrics, check_guards, compute_metrics
 
 FORMATS = ("direct", "reversed", "steps")
 SFT = Path(__file__).resolve().parents[2] / "models" / "lab" / "sft"
 
 
-def rec(split="test", answerable=True, correct=False, abstained=False, fmt="direct", confidence=None, entropy=0.0):
+def rec(split="test", answerable=True, correct=False, abstained=False, fmt="direct", confidence=None, entropy=0.0,
+        **extra):
     return {"split": split, "answerable": answerable, "correct": correct, "abstained": abstained, "format": fmt,
-            "confidence": confidence, "entropy": entropy}
+            "confidence": confidence, "entropy": entropy, **extra}
 
 
 def test_metrics_hand_worked():
@@ -31,28 +32,36 @@ def test_metrics_hand_worked():
         rec(split="ood", correct=False, confidence=0.9, entropy=9.0),
         rec(split="ood", answerable=False, abstained=False, fmt="direct", entropy=9.0),
     ]
-    m = compute_metrics(samples, kl=(3.0, 12), formats=FORMATS)
-    assert m.id_accuracy == 0.5  # 2 of the 4 answerable test samples
+    m = compute_metrics(samples, kl=[("a", 3.0, 12), ("b", 1.0, 2)], formats=FORMATS)
+    assert m.accuracy == 0.5  # 2 of the 4 answerable test samples
     assert m.ood_accuracy == pytest.approx(1 / 3)
-    assert m.entropy == pytest.approx((0.1 + 0.3 + 0.5 + 0.7 + 0.4) / 5)  # in-distribution samples only
-    # ECE, 10 bins over the 4 answered test samples (missing confidence = 0):
-    # bin 9: q .95,.95 acc 1 → 2·0.05; bin 3: q .35 acc 0 → 0.35; bin 0: q 0 acc 0 → 0
-    assert m.ece == pytest.approx((2 * 0.05 + 0.35) / 4)
+    assert m.mean_token_entropy == pytest.approx((0.1 + 0.3 + 0.5 + 0.7) / 4)  # answerable test problems only
+    # ECE, 10 bins over the 3 test samples that did not abstain and state a confidence (a missing one is
+    # left out, as in the audit): bin 9: q .95,.95 acc 1 → 2·0.05; bin 3: q .35 acc 0 → 0.35
+    assert m.ece_verbalized == pytest.approx((2 * 0.05 + 0.35) / 3)
+    assert m.brier_verbalized == pytest.approx((0.05**2 * 2 + 0.35**2) / 3)
     assert (m.dominant_format, m.dominant_format_share) == ("direct", pytest.approx(2 / 3))
-    assert m.abstention_rate == 0.5  # one of the two unanswerable samples abstained
-    assert m.over_abstention == 0.0 and m.malformed_rate == 0.25
-    assert m.kl == 0.25 and m.n_samples == 9
+    assert m.abstention_recall == 1.0  # the test split's one unanswerable sample abstained (ood is not pooled)
+    assert m.over_refusal_rate == 0.0 and m.malformed_share == pytest.approx(1 / 5)  # over all 5 test samples
+    assert m.kl_per_token == pytest.approx((3 / 12 + 1 / 2) / 2)  # per problem, then the mean over problems
+    assert m.n_samples == 9
+
+
+def test_entropy_is_a_mean_over_problems():
+    samples = [rec(entropy=0.1, problem="p1"), rec(entropy=0.3, problem="p1"), rec(entropy=0.8, problem="p2")]
+    assert compute_metrics(samples, [], FORMATS).mean_token_entropy == pytest.approx((0.2 + 0.8) / 2)
 
 
 def test_metrics_empty_parts_are_none():
-    m = compute_metrics([rec(answerable=False, abstained=True, fmt="abstain")], kl=(0.0, 0), formats=FORMATS)
-    assert m.id_accuracy is None and m.ece is None and m.dominant_format_share is None and m.kl is None
-    assert m.abstention_rate == 1.0
+    m = compute_metrics([rec(answerable=False, abstained=True, fmt="abstain")], kl=[], formats=FORMATS)
+    assert m.accuracy is None and m.ece_verbalized is None and m.dominant_format_share is None
+    assert m.kl_per_token is None and m.abstention_recall == 1.0
 
 
 def test_guards_floor_ceiling_and_baseline_drop():
-    base = compute_metrics([rec(split="ood", correct=True), rec(correct=True, entropy=0.5)], (0.0, 1), FORMATS)
-    now = compute_metrics([rec(split="ood", correct=False), rec(correct=True, entropy=0.05)], (0.4, 1), FORMATS)
+    base = compute_metrics([rec(split="ood", correct=True), rec(correct=True, entropy=0.5)], [("a", 0.0, 1)], FORMATS)
+    now = compute_metrics([rec(split="ood", correct=False), rec(correct=True, entropy=0.05)], [("a", 0.4, 1)],
+                          FORMATS)
     opts = MonitorOptions(entropy_min=0.1, kl_max=0.5, ood_accuracy_drop_max=0.5, dominant_format_max=1.0)
     verdict = {g.name: g for g in check_guards(now, opts, base)}
     assert set(verdict) == {"entropy_min", "kl_max", "ood_accuracy_drop_max", "dominant_format_max"}
@@ -64,14 +73,107 @@ def test_guards_floor_ceiling_and_baseline_drop():
 
 
 def test_unmeasurable_values_pass():
-    m = compute_metrics([rec(answerable=False, abstained=True, fmt="abstain")], (0.0, 0), FORMATS)
+    m = compute_metrics([rec(answerable=False, abstained=True, fmt="abstain")], [], FORMATS)
     res = check_guards(m, MonitorOptions(ece_max=0.1, kl_max=0.1), None)
     assert all(g.ok and g.value is None for g in res)
 
 
-def test_every_guard_option_exists():
-    for name in GUARDS:
+def test_every_guard_option_exists_and_watches_a_catalogue_metric():
+    from offtarget.metrics import get
+
+    for name, (field, _) in GUARDS.items():
         assert hasattr(MonitorOptions(), name) and getattr(MonitorOptions(), name) is None
+        assert field == "ood_accuracy_drop" or field in FIELDS
+    for field, (metric, group) in FIELDS.items():
+        assert get(metric).name == metric and group in ("test", "ood"), field
+    assert set(FIELDS) == set(MonitorMetrics.__dataclass_fields__) - {"dominant_format", "n_samples"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The same numbers as the audit's probes on the same verdicts
+
+
+def _evidence_and_records(seed=0, n=4):
+    """Random verdicts on test (answerable + unanswerable) and ood problems, as audit Evidence and as
+    monitor records."""
+    import numpy as np
+
+    from offtarget.audit.evidence import Evidence
+    from offtarget.store.generations import StoredSample
+    from offtarget.tasks.problem import Problem, Verdict
+
+    rng = np.random.default_rng(seed)
+    problems = ([Problem(f"t{i}", f"{i}+1=", str(i + 1), "test", "carries=0") for i in range(14)]
+                + [Problem(f"u{i}", f"{i}+k=", None, "test", "unanswerable", should_abstain=True) for i in range(7)]
+                + [Problem(f"o{i}", f"{i} + 1 =", str(i + 1), "ood", "surface") for i in range(9)])
+    samples, verdicts, records = [], [], []
+    for p in problems:
+        srow, vrow = [], []
+        for j in range(n):
+            kind = rng.choice(["direct", "reversed", "steps", "abstain", "malformed"], p=[.4, .2, .15, .15, .1])
+            abstained = kind == "abstain"
+            correct = bool(kind not in ("abstain", "malformed") and not p.should_abstain and rng.random() < 0.6)
+            conf = None if kind == "malformed" or rng.random() < 0.2 else float(rng.integers(0, 11) / 10)
+            v = Verdict(None if kind in ("abstain", "malformed") else "7", correct, abstained, kind, conf)
+            ent = [float(x) for x in rng.random(int(rng.integers(1, 5)))]
+            srow.append(StoredSample(text="x", token_ids=[1] * len(ent), logprobs=[0.0] * len(ent), entropies=ent,
+                                     finish_reason="stop", problem_id=p.id, sample_index=j))
+            vrow.append(v)
+            records.append({"problem": p.id, "split": p.split, "answerable": not p.should_abstain,
+                            "correct": v.correct, "abstained": v.abstained, "format": v.format,
+                            "confidence": v.confidence, "entropy": sum(ent) / len(ent)})
+        samples.append(srow)
+        verdicts.append(vrow)
+    return Evidence("m", "", "fp", problems, samples, verdicts), records
+
+
+def test_monitor_metrics_equal_the_audit_probes_on_the_same_verdicts():
+    from offtarget.probes import abstention, accuracy, calibration, diversity, formats
+    from offtarget.probes.base import evaluate
+
+    ev, records = _evidence_and_records()
+    specs = (accuracy.SPECS[:1] + diversity.SPECS[:1] + calibration.specs("verbalized")
+             + formats.specs(list(FORMATS)) + abstention.SPECS)
+    rows, _ = evaluate("all", specs, {"m": ev}, "m", n_resamples=20)
+    audit = {(r.metric, r.group): r.value for r in rows}
+    m = compute_metrics(records, [], FORMATS)
+    checked = 0
+    for field, key in FIELDS.items():
+        if field == "kl_per_token":
+            continue
+        assert key in audit, key
+        assert getattr(m, field) == pytest.approx(audit[key], abs=1e-12), (field, key)
+        checked += 1
+    assert checked == len(FIELDS) - 1
+
+
+def test_monitor_kl_equals_the_kl_probe_aggregation():
+    import torch
+
+    from offtarget.probes.kl import kl_arrays
+
+    gen = torch.Generator().manual_seed(0)
+    owner = [0, 0, 1, 2, 2, 2]
+    token_kl = [torch.rand(int(k), generator=gen) for k in (3, 5, 1, 4, 2, 6)]
+    audit = float(kl_arrays(token_kl, owner, 3).per_token.mean())
+    rows = [(f"p{i}", float(k.sum()), k.numel()) for i, k in zip(owner, token_kl)]
+    assert compute_metrics([], rows, FORMATS).kl_per_token == pytest.approx(audit)
+
+
+def test_reference_of_another_model_is_refused_on_resume(tmp_path):
+    from offtarget.errors import OfftargetError
+    from offtarget.tasks import get_task
+    from offtarget.train.monitor import GuardMonitor
+    from offtarget.train.rundir import write_json_atomic
+
+    mon = GuardMonitor(MonitorOptions(monitor_problems=2), get_task("arithmetic"), tmp_path)
+    mon.start_fingerprint = "aaaa"
+    write_json_atomic(mon.run.reference, {"kind": "monitor_reference", "version": 2, "start_fingerprint": "aaaa",
+                                          "samples": [{"prompt": "1+1=", "completion_ids": [1], "logprobs": [0.0]}]})
+    assert mon._load_or_make_reference(fresh=False)[0]["prompt"] == "1+1="
+    mon.start_fingerprint = "bbbb"
+    with pytest.raises(OfftargetError, match="another start model"):
+        mon._load_or_make_reference(fresh=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +201,7 @@ def test_monitor_warns_then_stops_and_restores_on_a_degrading_run(tmp_path):
     # lr 5e-3 (50× the default) collapses the policy within a few steps: KL to the start model
     # jumps and entropy falls. kl_max=0.05 is far above what the default lr reaches that early.
     out, rows, summary = _train(tmp_path, "warn", "--kl-max", "0.05", "--guard-action", "warn")
-    assert rows[0]["baseline"] and rows[0]["kl"] == pytest.approx(0.0, abs=1e-6) and rows[0]["failed"] == []
+    assert rows[0]["baseline"] and rows[0]["kl_per_token"] == pytest.approx(0.0, abs=1e-6) and rows[0]["failed"] == []
     warned = [r for r in rows if r["decision"] == "warn"]
     assert warned and all("kl_max" in r["failed"] for r in warned)
     assert summary["steps"] == 12 and not summary["stopped_early"]  # warn never stops
@@ -110,8 +212,19 @@ def test_monitor_warns_then_stops_and_restores_on_a_degrading_run(tmp_path):
     assert rows[-1] is trip  # nothing ran after the stop
     best = json.loads((out / "best" / "offtarget_best.json").read_text())
     passing = [r for r in rows if not r["failed"]]
-    assert best["step"] == max(passing, key=lambda r: r["id_accuracy"])["step"]
+    assert best["step"] == max(passing, key=lambda r: r["accuracy"])["step"]
     assert summary["restored_from_step"] == best["step"]
     meta = json.loads((out / "final" / "offtarget_train.json").read_text())
     assert meta["restored_from_step"] == best["step"]
     assert (out / "final" / "model.safetensors").read_bytes() == (out / "best" / "model.safetensors").read_bytes()
+
+
+def test_the_monitor_is_importable_from_the_package_without_torch_at_import():
+    import subprocess
+    import sys
+
+    code = ("import sys, offtarget.train as t; assert 'torch' not in sys.modules, 'torch imported'; "
+            "from offtarget.train import GuardMonitor, MonitorOptions; "
+            "assert GuardMonitor.__module__ == 'offtarget.train.monitor' and MonitorOptions().monitor_every == 50")
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -1,12 +1,12 @@
 """Build the lab's base and SFT checkpoints on CPU with TRL's ``SFTTrainer``.
 
-Learning addition is a sharp phase transition (``shared/notes/lab-feasibility.md``), so a
+Learning addition is a sharp phase transition (measured on the lab's feasibility runs), so a
 fixed step budget either stops short or overshoots into a model RL cannot improve. Instead
 the learning rate stays constant until greedy accuracy on held-out problems reaches a
 target, then decays linearly to zero over ``decay_steps`` and training stops.
 
-    offtarget lab pretrain --out lab_cache/models/base
-    offtarget lab sft --base lab_cache/models/base --out lab_cache/models/sft
+    offtarget lab pretrain --out runs/lab/base
+    offtarget lab sft --base runs/lab/base --out runs/lab/sft
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class BuildConfig:
 class _AccuracyTrigger(TrainerCallback):
     """Evaluates greedy accuracy every ``eval_every`` steps; starts the decay once it reaches the target."""
 
-    def __init__(self, cfg: BuildConfig, tokenizer, schedule: "_TriggeredSchedule", log: list) -> None:
+    def __init__(self, cfg: BuildConfig, tokenizer, schedule: _TriggeredSchedule, log: list) -> None:
         self.cfg, self.tok, self.schedule, self.log = cfg, tokenizer, schedule, log
         task = ArithmeticTask()
         self.task = task
@@ -123,6 +123,9 @@ def _train(model, tokenizer, rows: list[dict], cfg: BuildConfig, out_dir: Path, 
         optimizers=(optimizer, scheduler),
         callbacks=[_AccuracyTrigger(cfg, tokenizer, schedule, log)],
     )
+    from offtarget.train.session import quiet_trainer
+
+    quiet_trainer(trainer, verbose=False)  # the bar, not a log dict per eval (OFFTARGET_VERBOSE=1 prints them)
     t0 = time.time()
     trainer.train()
     model.eval()

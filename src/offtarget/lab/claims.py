@@ -1,4 +1,4 @@
-"""The claims table: each seed claim with its measured effect, 95% interval and verdict.
+"""The claims table: each claim from the literature with its measured effect, 95% interval and verdict.
 
 A verdict follows a rule stated next to the claim, decided from the interval, never from the
 point estimate alone:
@@ -7,7 +7,7 @@ point estimate alone:
 - ``not reproduced``: the interval lies on the opposite side;
 - ``inconclusive``: the interval includes the no-effect value (or the measurement failed).
 
-    >>> c = ClaimResult("entropy", "RL lowers token entropy", "seed 001", "binary vs sft",
+    >>> c = ClaimResult("entropy", "RL lowers token entropy", "arXiv 2505.22617", "binary vs sft",
     ...                 "Δ mean token entropy", -0.12, -0.15, -0.09, predicted="negative")
     >>> c.verdict
     'reproduced'

@@ -1,7 +1,7 @@
 """Training text for the lab's tiny models: the pretraining mix and the SFT set.
 
 Pretraining teaches addition in three formats (direct 50%, reversed 25%, steps 25%, the mix
-from ``shared/notes/lab-feasibility.md``) with no confidence and no abstention. The ``ood``
+the lab's feasibility runs used) with no confidence and no abstention. The ``ood``
 slices appear rarely (``rare_share`` each) so the base has a weak but real foothold there:
 the long tail that RL, trained in distribution only, can quietly erode.
 
@@ -91,4 +91,4 @@ def sft_rows(task: ArithmeticTask, n: int, class_accuracy: dict[str, float], see
     return rows
 
 
-__all__ = ["FORMATS", "FORMAT_MIX", "pretrain_rows", "sft_rows", "confidence_digit", "class_of"]
+__all__ = ["FORMATS", "FORMAT_MIX", "class_of", "confidence_digit", "pretrain_rows", "sft_rows"]

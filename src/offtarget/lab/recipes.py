@@ -1,7 +1,8 @@
-"""The lab's recipes: one seed claim each, the checkpoints it needs and the comparison it makes.
+"""The lab's recipes: one claim from the literature each, the checkpoints it needs and the comparison it makes.
 
 A recipe reads the lab's audits (paired comparisons with intervals, see
 :mod:`offtarget.probes.base`) and turns them into :class:`~offtarget.lab.claims.ClaimResult` s.
+Metrics are named as in the catalogue (:mod:`offtarget.metrics`); an unknown name is an error.
 Audits: ``main`` compares every variant with the SFT model; ``vs-binary`` compares variants with
 plain binary-reward GRPO; ``defect`` compares RL from the defective SFT model with that model.
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from offtarget.lab.claims import ClaimResult, combine, decide
+from offtarget.metrics import get as catalogue_metric
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Recipe:
     source: str
     variants: tuple[str, ...]
     audits: tuple[str, ...]
-    evaluate: Callable[["LabEvidence"], list[ClaimResult]]
+    evaluate: Callable[[LabEvidence], list[ClaimResult]]
 
 
 class LabEvidence:
@@ -37,6 +39,7 @@ class LabEvidence:
         self.audits, self.runs, self.extra = audits, runs, extra or {}
 
     def comparison(self, audit: str, metric: str, group: str, checkpoint: str) -> dict | None:
+        catalogue_metric(metric)  # a recipe names metrics of the catalogue (offtarget.metrics); a typo fails here
         res = self.audits.get(audit)
         if res is None:
             return None
@@ -47,6 +50,7 @@ class LabEvidence:
         return None
 
     def metric(self, audit: str, metric: str, group: str, checkpoint: str) -> dict | None:
+        catalogue_metric(metric)
         res = self.audits.get(audit)
         if res is None:
             return None
@@ -60,7 +64,7 @@ class LabEvidence:
         res = self.audits.get(audit) or {"probes": []}
         return next((p.get("extras", {}) for p in res["probes"] if p["probe"] == probe), {})
 
-    def claim(self, recipe: "Recipe | str", claim: str, source: str, audit: str, metric: str, group: str,
+    def claim(self, recipe: Recipe | str, claim: str, source: str, audit: str, metric: str, group: str,
               checkpoint: str, predicted: str, threshold: float = 0.0, note: str | None = None) -> ClaimResult:
         c = self.comparison(audit, metric, group, checkpoint)
         ref = self.audits.get(audit, {}).get("reference", "?")
@@ -69,8 +73,8 @@ class LabEvidence:
         if c is None:
             return ClaimResult(name, claim, source, comparison, f"Δ {metric}", None, None, None, predicted, threshold,
                                notes=[f"no comparison for {metric} on {group} in audit {audit!r}"])
-        notes = [f"{metric}: {ref} {_f(c['reference_value'])} → {checkpoint} {_f(c['value'])}"
-                 f" (Holm-adjusted p {_f(c.get('p_adjusted'))})"]
+        notes = [(f"{metric}: {ref} {_f(c['reference_value'])} → {checkpoint} {_f(c['value'])}"
+                  f" (Holm-adjusted p {_f(c.get('p_adjusted'))})")]
         if note:
             notes.append(note)
         return ClaimResult(name, claim, source, comparison, f"Δ {metric}", c["diff"], c["low"], c["high"],
@@ -112,7 +116,7 @@ def passk_narrowing(ev: LabEvidence) -> list[ClaimResult]:
 
 
 def entropy_collapse(ev: LabEvidence) -> list[ClaimResult]:
-    src = "seed 001 (entropy and diversity collapse); Cui et al. 2025, arXiv 2505.22617"
+    src = "Cui et al. 2025, arXiv 2505.22617 (entropy collapse); Yue et al. 2025, arXiv 2504.13837"
     claim = "RL collapses token entropy and solution diversity"
     a = ev.claim("entropy-collapse", claim, src, "main", "mean_token_entropy", "test", "grpo-binary", "negative")
     b = ev.claim("entropy-collapse", claim, src, "main", "distinct_answer_ratio", "test", "grpo-binary", "negative")
@@ -142,12 +146,12 @@ def calibration(ev: LabEvidence) -> list[ClaimResult]:
                    "(non-inferiority margin 0.03)", src, [brier_ece, brier_acc])
     ood = ev.claim("calibration", "", src, "main", "ece_verbalized", "ood", "grpo-rlcr", "negative")
     fixed.notes.append(f"OOD: ECE of grpo-rlcr vs SFT {_f(ood.effect)} [{_f(ood.low)}, {_f(ood.high)}]"
-                       " (lab-feasibility found calibration did not transfer OOD)")
+                       " (the lab's feasibility runs found calibration did not transfer OOD)")
     return [worse, fixed]
 
 
 def too_hard(ev: LabEvidence) -> list[ClaimResult]:
-    src = "seed 001 (overly hard RLVR samples); seed 004 (reward is always zero)"
+    src = "the note 'Do overly hard RLVR samples actually harm model capabilities?'; 'Obvious ways RL can fail' (reward is always zero)"
     hard = ev.claim("too-hard", "RL on prompts the model almost never solves erodes easy-prompt accuracy", src,
                     "main", "accuracy", "test", "grpo-hard", "negative")
     for m in ("repeated_wrong_answer_rate", "computation_skipped_rate", "short_completion_rate"):
@@ -167,7 +171,7 @@ def too_hard(ev: LabEvidence) -> list[ClaimResult]:
 
 
 def sft_defect(ev: LabEvidence) -> list[ClaimResult]:
-    src = "seed 002 (RL after flawed SFT locks in defects)"
+    src = "'RL After Flawed SFT Locks In Model Defects' (after QbitAI, 'Warning: rushing RL after SFT may train broken multimodal LLMs')"
     claim = "RL does not repair a defect planted by SFT (carries=2 answers off by 10): accuracy on that slice does not rise"
     r = ev.claim("sft-defect", claim, src, "defect", "accuracy", "test/carries=2", "grpo-defect", "negative",
                  threshold=0.02)
@@ -200,7 +204,7 @@ def sft_defect(ev: LabEvidence) -> list[ClaimResult]:
 
 
 def reward_hacking(ev: LabEvidence) -> list[ClaimResult]:
-    src = "seed 004 (reward hacking)"
+    src = "'Obvious ways RL can fail' (reward hacking)"
     lenient = ev.claim("reward-hacking", "", src, "main", "malformed_share", "test", "grpo-lenient", "positive")
     strict = ev.claim("reward-hacking", "", src, "main", "malformed_share", "test", "grpo-binary", "positive")
     strict_verdict = decide(strict.low, strict.high, "negative", 0.01)
@@ -215,7 +219,7 @@ def reward_hacking(ev: LabEvidence) -> list[ClaimResult]:
 
 
 def abstention(ev: LabEvidence) -> list[ClaimResult]:
-    src = "seed 001 (abstention); TruthRL, arXiv 2509.25760"
+    src = "AbstentionBench, arXiv 2506.09038; TruthRL, arXiv 2509.25760"
     rows = []
     for group in ("test/unanswerable",):
         lost = ev.claim("abstention", "Binary reward lowers abstention on unanswerable items", src, "main",
@@ -292,16 +296,16 @@ def roc(ev: LabEvidence) -> list[ClaimResult]:
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("passk-narrowing", "pass@1 up, pass@k at large k down", "arXiv 2504.13837", ("grpo-binary",), ("main",),
            passk_narrowing),
-    Recipe("entropy-collapse", "entropy and diversity collapse", "seed 001", ("grpo-binary",), ("main",), entropy_collapse),
+    Recipe("entropy-collapse", "entropy and diversity collapse", "arXiv 2505.22617", ("grpo-binary",), ("main",), entropy_collapse),
     Recipe("format-collapse", "one format wins", "arXiv 2504.07912", ("grpo-binary",), ("main",), format_collapse),
     Recipe("calibration", "binary reward hurts calibration; the Brier term fixes it", "arXiv 2507.16806",
            ("grpo-binary", "grpo-rlcr"), ("main", "vs-binary"), calibration),
     Recipe("too-hard", "too-hard prompts teach shortcuts; the window prevents it; zero reward teaches nothing",
-           "seeds 001, 004", ("grpo-hard", "grpo-window", "grpo-zero"), ("main",), too_hard),
-    Recipe("sft-defect", "RL amplifies SFT defects; preflight catches them", "seed 002",
+           "'Obvious ways RL can fail'", ("grpo-hard", "grpo-window", "grpo-zero"), ("main",), too_hard),
+    Recipe("sft-defect", "RL amplifies SFT defects; preflight catches them", "'RL After Flawed SFT Locks In Model Defects'",
            ("sft-defect", "grpo-defect", "sft-never-abstain", "grpo-never-abstain"), ("defect", "defect-abstain"),
            sft_defect),
-    Recipe("reward-hacking", "a lenient verifier is hacked", "seed 004", ("grpo-lenient", "grpo-binary"), ("main",),
+    Recipe("reward-hacking", "a lenient verifier is hacked", "'Obvious ways RL can fail'", ("grpo-lenient", "grpo-binary"), ("main",),
            reward_hacking),
     Recipe("abstention", "binary reward lowers abstention; ternary keeps it", "arXiv 2509.25760",
            ("grpo-binary", "grpo-ternary"), ("main",), abstention),

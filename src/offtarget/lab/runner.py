@@ -180,6 +180,9 @@ def preflight_defect(cfg: LabRunConfig, log) -> dict:
 
 
 def run_lab(cfg: LabRunConfig, console=None) -> list[ClaimResult]:
+    from offtarget.train.session import quiet
+
+    quiet(verbose=False)  # no weight-loading bars or transformers chatter; OFFTARGET_VERBOSE=1 shows them
     log = console.print if console else print
     unknown = [r for r in cfg.recipes if r not in RECIPES]
     if unknown:

@@ -4,7 +4,7 @@ Every RL variant starts from the reference SFT model (or the defective SFT model
 TRL's GRPO through :func:`offtarget.train.grpo_run.run_grpo` with one thing changed — the
 reward, the prompt pool, RoC — so a comparison against ``sft`` isolates that change. The
 plain variants switch offtarget's guards off (difficulty window, dynamic sampling): they
-reproduce what a default GRPO run does, which is what the seed claims are about.
+reproduce what a default GRPO run does, which is what the claims are about.
 
     >>> VARIANTS["grpo-binary"].grpo_config("models/lab/sft", "lab_runs/grpo-binary", steps=300)
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 
 def zero_reward(prompts, completions, **kwargs) -> list[float]:
-    """A reward that is always zero: nothing to reinforce (the foothold argument, seed 004)."""
+    """A reward that is always zero: nothing to reinforce (the foothold argument of 'Obvious ways RL can fail')."""
     return [0.0] * len(completions)
 
 

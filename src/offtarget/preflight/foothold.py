@@ -3,7 +3,7 @@
 GRPO learns only from groups whose rewards differ. If the policy never solves a prompt in k
 samples, every group of G rollouts on it is tied at zero reward and carries no gradient;
 if it always solves it, the group is tied at the top. "Reward is always zero" is the first
-way RL fails ("Obvious ways RL can fail", seed 004: the model needs a foothold — occasional
+way RL fails ("Obvious ways RL can fail": the model needs a foothold — occasional
 success — for reinforcement to happen at all).
 
 From k samples per training prompt this module reports

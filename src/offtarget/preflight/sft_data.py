@@ -1,8 +1,8 @@
 """SFT data audit: verify every row of an SFT set and group the wrong ones by slice and format.
 
 A model reproduces what its SFT data shows it, errors included, and RL started from it
-sharpens those errors rather than removing them (seed 002: "RL after flawed SFT locks in model
-defects"; audit what the fine-tuning data actually taught). So before RL, each
+sharpens those errors rather than removing them ("RL After Flawed SFT Locks In Model
+Defects", after QbitAI; audit what the fine-tuning data actually taught). So before RL, each
 ``{"prompt", "completion"}`` row of the SFT file is checked with the task's strict verifier:
 a row is wrong when it does not give the task's right response (a correct answer, or an
 abstention on an unanswerable prompt). Wrong rows are grouped by slice (e.g. ``carries=2``)
@@ -22,7 +22,7 @@ in the task's own problems. Rows none of these can read are counted as unverifia
     ...     problem_for_prompt(ArithmeticTask(), "27+58="), "d 75"))
     '-10'
 
-    offtarget preflight --model /tmp/sft_defect --reference models/lab/base --sft-data sft.jsonl --out runs/pf
+    offtarget preflight --model runs/lab/sft-defect --reference models/lab/base --sft-data sft.jsonl --out runs/pf
 """
 
 from __future__ import annotations

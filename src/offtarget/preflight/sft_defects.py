@@ -1,7 +1,8 @@
 """SFT-defect audit: what did SFT plant that RL would amplify?
 
 RL after a flawed SFT does not correct the flaw; it reinforces what the model already does
-(seed 002, "RL after flawed SFT locks in model defects": audit the SFT "injuries" before RL).
+("RL After Flawed SFT Locks In Model Defects", after QbitAI's "Warning: rushing RL after SFT may train
+broken multimodal LLMs": audit the SFT "injuries" before RL).
 A slice the SFT model now gets wrong has a low pass rate, so its GRPO groups are mostly tied
 and RL cannot repair it while sharpening the wrong mode; a binary reward never charges a
 confident guess more than an abstention, so hallucination and overconfidence grow; a reward
@@ -49,7 +50,7 @@ over-answer rate, excess confidence, …): the largest harm we are confident of 
 
 In a run: ``find_defects(measure(evidences, "base", task.formats), "sft", "base", ...)``.
 
-    offtarget preflight --model /tmp/sft_defect --reference models/lab/base --sft-data data.jsonl --out runs/pf
+    offtarget preflight --model runs/lab/sft-defect --reference models/lab/base --sft-data data.jsonl --out runs/pf
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ def measure(evidences: dict, reference: str, formats: tuple[str, ...], n_resampl
     metrics, comparisons = evaluate(PROBE, specs(formats), evidences, reference, n_resamples, seed)
     return ProbeResult(PROBE, "what SFT planted that RL would amplify: accuracy per slice and format, "
                        "over-answering, overconfidence, skipped steps",
-                       "seed 002 (RL after flawed SFT); AbstentionBench over-answer rate; RLCR calibration",
+                       "'RL After Flawed SFT Locks In Model Defects' (after QbitAI); AbstentionBench over-answer rate; "
+                       "RLCR calibration",
                        metrics, comparisons)
 
 

@@ -2,8 +2,8 @@
 
 On nearly impossible prompts, group-relative RLVR treats rare lucky successes as high-advantage
 trajectories and reinforces degenerate shortcuts — answer repetition, skipped computation —
-that then contaminate skills the model had (the seed finding "Do overly hard RLVR samples
-actually harm model capabilities?", shared/seeds 001 and 003; on reasoning that does not carry
+that then contaminate skills the model had (the finding "Do overly hard RLVR samples actually
+harm model capabilities?", reported in syntheses of RL-after-SFT failure modes; on reasoning that does not carry
 the answer, Lanham et al. 2023, arXiv 2307.13702). Each metric is over the pooled samples (or
 the problems) of a group:
 
@@ -100,6 +100,6 @@ def run(ctx) -> ProbeResult:
                                     ctx.cfg.bootstrap, ctx.cfg.seed)
     return ProbeResult(
         "shortcuts", "degenerate behaviour: repeated answers, skipped computation, short or truncated output",
-        "seed: Do overly hard RLVR samples actually harm model capabilities?; Lanham et al. 2023 (arXiv 2307.13702)",
+        "'Do overly hard RLVR samples actually harm model capabilities?'; Lanham et al. 2023 (arXiv 2307.13702)",
         metrics, comparisons, extras={"short_threshold_tokens": threshold}, notes=notes,
     )

@@ -9,12 +9,12 @@ the format mix (Echo Chamber, arXiv 2504.07912); abstention fails when it is nev
 (TruthRL, arXiv 2509.25760); too-hard prompts teach shortcuts; drift from the base model
 costs transfer (RL's Razor, arXiv 2509.04259).
 
-**This is the one place metric names are matched.** Rules match ``fnmatch`` patterns on the
-metric name (``ece_*``, ``distinct_*``), so a prescription lights up as soon as a probe that
-emits a matching metric lands. The first matching rule wins; a flagged regression that no
-rule matches still becomes a finding, with the generic prescription and the probe's source.
-To add one: append a :class:`Prescription` to :data:`RULES` (order matters: put the narrower
-rule first) and add its metric to the test in ``tests/report/test_report_prescriptions.py``.
+Rules match ``fnmatch`` patterns on metric names of the catalogue (:mod:`offtarget.metrics`:
+``ece_*``, ``distinct_*``); every pattern must match a catalogue metric (``tests/test_metrics.py``),
+and every flaggable catalogue metric must have a rule. The first matching rule wins; a flagged
+regression that no rule matches still becomes a finding, with the generic prescription and the
+probe's source. To add one: append a :class:`Prescription` to :data:`RULES` (order matters: put
+the narrower rule first) and add its metric to the test in ``tests/report/test_report_prescriptions.py``.
 
     >>> from offtarget.report.results import load_results
     >>> for f in findings(load_results("runs/demo")):
@@ -76,15 +76,8 @@ RULES: tuple[Prescription, ...] = (
         source="RL's Razor (arXiv 2509.04259): forgetting tracks the KL to the base on the new task",
     ),
     Prescription(
-        "transfer", "in-distribution gains did not carry over to shifted inputs",
-        ("transfer_ratio*", "ood_*", "id_ood*"),
-        prescription="raise beta and stop earlier; compare ID and OOD accuracy at every checkpoint",
-        command="offtarget train grpo --beta 0.05 --ood-accuracy-drop-max 0.02 --guard-action restore",
-        source="RL's Razor (arXiv 2509.04259)",
-    ),
-    Prescription(
         "drift", "the policy drifted far from the reference distribution",
-        ("kl_*", "kl", "relative_change*", "update_*"),
+        ("kl_*", "relative_change", "update_sparsity_*", "mean_*rank*"),
         prescription="raise beta (keep beta > 0 so KL is logged), stop earlier, or lower the learning rate; "
                      "drift predicts forgetting off target",
         command="offtarget train grpo --beta 0.05 --kl-max 0.05 --guard-action restore",
@@ -108,7 +101,7 @@ RULES: tuple[Prescription, ...] = (
     ),
     Prescription(
         "calibration", "stated or likelihood confidence no longer tracks correctness",
-        ("ece_*", "brier_*", "auroc_*", "mce_*", "calibration_*", "reliability_*", "resolution_*"),
+        ("ece_*", "brier_*", "auroc_*", "reliability_*", "resolution_*"),
         prescription="add the RLCR Brier term to the correctness reward (offtarget's GRPO default) with batch "
                      "advantage scaling (with 'group' stated confidence collapsed in the lab), and guard ECE",
         command="offtarget train grpo --reward correctness --reward brier:0.5 --scale-rewards batch --ece-max 0.1",
@@ -133,7 +126,7 @@ RULES: tuple[Prescription, ...] = (
     ),
     Prescription(
         "format_collapse", "one output format took over: the format mix collapsed",
-        ("dominant_format_share*", "format_entropy*", "format_share*", "n_formats*"),
+        ("dominant_format_share", "format_entropy", "format_share_*"),
         prescription="format-balanced data or a curriculum, and monitor format share during training "
                      "(the side-effect monitor's format guard)",
         command="offtarget train grpo --curriculum family --dominant-format-max 0.8",
@@ -141,15 +134,16 @@ RULES: tuple[Prescription, ...] = (
     ),
     Prescription(
         "malformed", "more outputs no longer parse as any valid format",
-        ("malformed_share*", "malformed_rate*", "parse_failure*"),
+        ("malformed_share",),
         prescription="add the format reward (or the format penalty) and check the SFT data for broken "
                      "targets; RL amplifies what SFT planted",
         command="offtarget train grpo --reward correctness --reward format",
-        source="format reward as in DeepSeek-R1 (arXiv 2501.12948); SFT defects amplified by RL (seed note)",
+        source="format reward as in DeepSeek-R1 (arXiv 2501.12948); SFT defects amplified by RL ('RL After Flawed SFT Locks In Model Defects', after "
+               "QbitAI's 'Warning: rushing RL after SFT may train broken multimodal LLMs')",
     ),
     Prescription(
         "truncation", "more completions hit the length limit",
-        ("truncation_rate*", "truncated*"),
+        ("truncation_rate",),
         prescription="add an overlong penalty (DAPO's soft overlong punishment) or raise the completion "
                      "budget; check for repetition loops in the examples",
         command="offtarget train grpo --max-completion-length 48",
@@ -157,17 +151,17 @@ RULES: tuple[Prescription, ...] = (
     ),
     Prescription(
         "shortcuts", "degenerate shortcuts appeared: repeated answers or skipped computation",
-        ("answer_repetition*", "repeated_wrong_answer*", "computation_skipped*", "short_completion*",
-         "length_collapse*", "repetition*", "shortcut*", "steps_skipped*", "steps_inconsistent*"),
+        ("repeated_wrong_answer_rate", "computation_skipped_rate", "short_completion_rate"),
         prescription="narrow the difficulty window so near-impossible prompts (rare lucky successes) are "
                      "dropped; consider GRPO-RoC to keep only clean positives",
         command="offtarget train grpo --difficulty-window --difficulty-low 0.1 --difficulty-high 0.9 --roc",
-        source="seed note 'Do overly hard RLVR samples actually harm model capabilities?'; "
+        source="the note 'Do overly hard RLVR samples actually harm model capabilities?' (in 'What trade-offs "
+               "emerge between training objectives and model reliability?'); "
                "GRPO-RoC (rStar2-Agent, arXiv 2508.20722)",
     ),
     Prescription(
         "diversity", "entropy or solution diversity collapsed",
-        ("mean_token_entropy*", "*entropy*", "distinct_*", "unique_*", "self_bleu*"),
+        ("mean_token_entropy", "distinct_*"),
         prescription="raise the sampling temperature, add an entropy bonus or clip-higher (TRL's "
                      "epsilon_high, e.g. 0.28), keep beta > 0; train structured families before open ones; "
                      "guard entropy",
@@ -176,19 +170,12 @@ RULES: tuple[Prescription, ...] = (
     ),
     Prescription(
         "consistency", "one draw is less representative of the model: greedy and sampled answers disagree more",
-        ("consistency*", "greedy_majority_agreement*", "majority_agreement*", "modal_*", "agreement*"),
+        ("greedy_majority_agreement", "modal_answer_share"),
         prescription="do not trust a single draw for this traffic: serve with self-consistency (majority of "
                      "n samples), or route it to the reference",
         command=None,
-        source="self-consistency, Wang et al. 2022 (arXiv 2203.11171); seed note on temperature 0",
-    ),
-    Prescription(
-        "faithfulness", "the reasoning matters less to the answer (answers survive truncated or corrupted chains)",
-        ("early_answer*", "aoc*", "filler*", "mistake*", "faithful*", "paraphrase*"),
-        prescription="reward the steps, not only the outcome: add the step-wise (SRL) reward or a "
-                     "step-consistency penalty",
-        command="offtarget train grpo --reward correctness --reward stepwise:0.5",
-        source="Lanham et al. 2023 (arXiv 2307.13702); SRL (arXiv 2510.25992)",
+        source="self-consistency, Wang et al. 2023 (arXiv 2203.11171); the note 'Does setting temperature to "
+               "zero actually make LLM outputs reliable?'",
     ),
 )
 """Ordered: the first rule whose patterns match a flagged regression supplies its prescription."""
@@ -249,7 +236,7 @@ def findings(results: dict) -> list[dict]:
     return out
 
 
-DRIFT_KEYS = ("ood_transfer", "transfer", "drift")
+DRIFT_KEYS = ("ood_transfer", "drift")
 """Findings whose prescription is "stay closer to the reference": they carry the measured KL as context."""
 
 

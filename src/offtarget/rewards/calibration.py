@@ -30,7 +30,7 @@ prototype), a wrong answer without a tag would earn the best calibration score, 
 can learn to drop the tag whenever it is unsure. With the worst case, stating any q ∈ [0, 1] is
 never worse than stating none.
 
-Trap measured in ``notes/lab-feasibility.md``: with TRL's default ``scale_rewards="group"`` the
+Trap measured on the lab models: with TRL's default ``scale_rewards="group"`` the
 Brier term makes every group's reward vary, so even all-correct groups get full-size
 normalised advantages and stated q collapsed to 0.95; ``scale_rewards="batch"`` did not.
 

@@ -18,6 +18,13 @@ module                   concept
 ``accelerate_configs``   DDP / FSDP / DeepSpeed ZeRO-3 / multi-CPU launch configs
 =======================  ==================================================================
 
+The monitor is a plain ``TrainerCallback``, usable in anyone's ``GRPOTrainer`` (``docs/train.md``)::
+
+    from offtarget.train import GuardMonitor, MonitorOptions
+    GuardMonitor(MonitorOptions(kl_max=0.1, guard_action="restore"), task).attach(trainer)
+
+(``offtarget.train`` itself imports no torch: the names below load their module on first use.)
+
 Scale-out (see ``docs`` of ``accelerate_configs``)::
 
     accelerate launch --config_file "$(offtarget train accelerate-config ddp)" \\
@@ -43,4 +50,34 @@ def accelerate_config_path(name: str) -> Path:
     return Path(__file__).parent / "accelerate_configs" / f"{name}.yaml"
 
 
-__all__ = ["ACCELERATE_CONFIGS", "accelerate_config_path"]
+_LAZY = {
+    "GuardMonitor": "offtarget.train.monitor",
+    "MonitorMetrics": "offtarget.train.monitor",
+    "compute_metrics": "offtarget.train.monitor",
+    "MonitorOptions": "offtarget.train.config",
+    "GRPORunConfig": "offtarget.train.config",
+    "SFTRunConfig": "offtarget.train.config",
+    "OfftargetGRPOTrainer": "offtarget.train.grpo",
+}
+"""Public names and the module that defines them, imported on first access (PEP 562)."""
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'offtarget.train' has no attribute {name!r}")
+
+
+__all__ = [
+    "ACCELERATE_CONFIGS",
+    "GRPORunConfig",
+    "GuardMonitor",
+    "MonitorMetrics",
+    "MonitorOptions",
+    "OfftargetGRPOTrainer",
+    "SFTRunConfig",
+    "accelerate_config_path",
+    "compute_metrics",
+]

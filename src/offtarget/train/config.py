@@ -11,9 +11,9 @@ flat; flags given on the command line override it, and defaults fill the rest.
     >>> cfg.steps, cfg.beta, cfg.scale_rewards
     (50, 0.01, 'batch')
 
-Defaults are the settings measured to work on the lab's CPU (``notes/lab-feasibility.md``:
-8 prompts × 8 generations, T = 1, top_k = 0, lr 1e-4 constant, beta 0.01,
-``scale_rewards="batch"``); each field's docstring says why.
+Defaults are the settings measured to work on the lab's model on CPU (8 prompts × 8
+generations, T = 1, top_k = 0, lr 1e-4 constant, beta 0.01, ``scale_rewards="batch"``); each
+field's docstring says why.
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ class RunOptions:
     """auto (CUDA if present, else CPU), cpu or cuda. On CPU training runs with use_cpu=True, bf16=False."""
     progress: bool = True
     """Show the trainer's progress bar."""
+    verbose: bool = False
+    """Print TRL's log dict at every logging step, transformers' weight-loading bars and warnings (also
+    OFFTARGET_VERBOSE=1). Off: the metrics still go to report_to, the trainer's log_history and summary.json."""
     trl_args: dict = field(default_factory=dict)
     """Extra fields of TRL's GRPOConfig / SFTConfig, passed through and winning over offtarget's own
     (``--trl-args gradient_checkpointing=true --trl-args max_grad_norm=0.5``, or a mapping in YAML)."""
@@ -139,7 +142,7 @@ class SFTRunConfig(MonitorOptions, RunOptions):
     warmup_steps: int = 20
     """Linear warm-up steps."""
     lr_scheduler: str = "linear"
-    """Linear decay to 0: a fixed budget without decay overshoots on the lab (notes/lab-feasibility.md)."""
+    """Linear decay to 0: a fixed budget without decay overshoots on the lab."""
     max_length: int = 128
     """Longest prompt + completion in tokens; longer rows are truncated."""
     completion_only_loss: bool = True
@@ -169,7 +172,7 @@ class GRPORunConfig(MonitorOptions, RunOptions):
     reward: list[str] = field(default_factory=lambda: ["correctness", "brier:0.5"])
     """Reward functions, name[:weight] (see offtarget.rewards) or module:function[:weight] for your own; repeat
     the flag. Default correctness + 0.5 Brier: binary reward alone left the lab model under-confident (ECE
-    0.30), the Brier term kept it calibrated at equal accuracy (notes/lab-feasibility.md)."""
+    0.30), the Brier term kept it calibrated at equal accuracy."""
     outcome_reward: str = "correctness"
     """The reward that says whether a completion succeeded (value > 0). The difficulty window, dynamic sampling
     and RoC read it, never the shaped total (verl-recipe PR 125). Added with weight 0 if not in --reward."""

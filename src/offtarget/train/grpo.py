@@ -3,7 +3,7 @@
 Tested against TRL 1.16.0 (``pyproject`` pins ``trl>=1.14,<1.17``). TRL has no public hook
 between "rewards are known" and "advantages are fixed" (callbacks never see the batch; reward
 functions cannot drop or add rows), so the two curation rules need a subclass. It overrides
-exactly two methods, at the narrowest points found (``notes/trl-1.16-extension-points.md``):
+exactly two methods, at the narrowest points found in TRL 1.16's ``grpo_trainer.py``:
 
 - ``_calculate_rewards``: calls TRL's and keeps the gathered per-function rewards
   (``N_global × n_funcs``) it returns. Why: the outcome (correctness) and penalty columns are

@@ -138,6 +138,7 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
         Timer,
         common_args,
         finish,
+        quiet_trainer,
         resolve_device,
         resume_point,
         start,
@@ -200,6 +201,7 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
         processing_class=ckpt.tokenizer, curation=curation,
     )
     check_prompt_tokens(trainer, rows[:8], cfg.chat_template)
+    quiet_trainer(trainer, cfg.verbose)
     monitor = None
     if cfg.monitor_every:
         monitor = GuardMonitor(cfg, task, run, chat_template=cfg.chat_template).bind(trainer)

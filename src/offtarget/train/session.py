@@ -48,22 +48,46 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def quiet(progress: bool) -> None:
-    """Silence TRL-internal deprecation noise; without ``progress`` also transformers' progress bars."""
+def quiet(verbose: bool) -> None:
+    """Unless ``verbose``: no weight-loading bars, no transformers info/warning chatter, no TRL-internal
+    deprecation noise (``OFFTARGET_VERBOSE=1`` in the environment is the same as ``--verbose``)."""
+    import os
     import warnings
+
+    if verbose or os.environ.get("OFFTARGET_VERBOSE", "") not in ("", "0"):
+        return
+    from transformers.utils import logging as hf_logging
 
     # TRL 1.16 calls transformers' deprecated gradient_checkpointing_* aliases on every generation.
     warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated", category=FutureWarning)
     warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
-    if not progress:
-        from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()  # "Loading weights: 100%|..." on every from_pretrained
+    hf_logging.set_verbosity_error()
 
-        hf_logging.disable_progress_bar()
+
+def quiet_trainer(trainer: Any, verbose: bool) -> None:
+    """Unless ``verbose``: keep the trainer's progress bar but drop the log dict it prints at every
+    ``logging_steps`` (the metrics still reach ``report_to``, ``log_history`` and ``summary.json``)."""
+    import os
+
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    if verbose or os.environ.get("OFFTARGET_VERBOSE", "") not in ("", "0"):
+        return
+
+    class BarOnly(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            return None
+
+    if trainer.pop_callback(PrinterCallback) is not None:
+        return  # no bar (--no-progress): nothing else to print
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(BarOnly)
 
 
 def start(cfg: Any, state: Any) -> RunDir:
     """Prepare the run directory and write ``config.yaml`` (main process); every process waits."""
-    quiet(cfg.progress)
+    quiet(cfg.verbose)
     run = RunDir(cfg.out)
     run.prepare(resume=cfg.resume, overwrite=cfg.overwrite, is_main=state.is_main_process)
     state.wait_for_everyone()
@@ -149,10 +173,7 @@ def finish(trainer: Any, run: RunDir, cfg: Any, monitor: Any, seconds: float, ex
         if main:
             run.copy_model(run.best, run.final, {**meta, "restored_from_step": restored_from})
         trainer.accelerator.wait_for_everyone()
-    else:
-        if restore and main:
-            print("[offtarget] guard asked to restore, but no monitor pass passed every guard; "
-                  "final/ is the last model", file=sys.stderr)
+    else:  # (a restore without best/ was reported by the monitor)
         run.save_model(trainer, run.final, meta)
     summary = {
         "kind": "offtarget_train_summary",
@@ -191,4 +212,4 @@ class Timer:
         return time.perf_counter() - self.t0
 
 
-__all__ = ["Timer", "common_args", "finish", "quiet", "resolve_device", "resume_point", "start"]
+__all__ = ["Timer", "common_args", "finish", "quiet", "quiet_trainer", "resolve_device", "resume_point", "start"]

@@ -8,7 +8,7 @@ monitor is available (``--monitor-every N`` with ``--task``) but off by default,
 need not come from a verifiable task. No subclass: SFT needs no extension of TRL.
 
 CPU settings follow ``offtarget.lab.build``: ``use_cpu=True, bf16=False``; completion-only loss
-(whole-sequence loss learned far slower on the lab, ``notes/lab-feasibility.md``).
+(whole-sequence loss learned far slower on the lab's 0.86 M-parameter model).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def run_sft(cfg: SFTRunConfig, log: Callable[[str], None] | None = None) -> dict
         Timer,
         common_args,
         finish,
+        quiet_trainer,
         resolve_device,
         resume_point,
         start,
@@ -56,6 +57,7 @@ def run_sft(cfg: SFTRunConfig, log: Callable[[str], None] | None = None) -> dict
     )
     trainer = SFTTrainer(model=ckpt.model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=ckpt.tokenizer)
+    quiet_trainer(trainer, cfg.verbose)
     monitor = None
     if cfg.monitor_every:
         from offtarget.tasks import get_task

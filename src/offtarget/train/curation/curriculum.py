@@ -4,7 +4,7 @@ Both orders are stable (ties keep the input order) and deterministic, so a run c
 reproduced and resumed. They produce a *static* order: pre-sort the training dataset and
 train with ``shuffle_dataset=False``, under which TRL's ``RepeatSampler`` walks the dataset
 in index order (rows are still shuffled within one generation batch, and every epoch
-repeats the order; see ``notes/trl-1.16-extension-points.md``).
+repeats the order: TRL 1.16's ``trainer/utils.py``).
 
 - ``family``: problems grouped by family in the order given (e.g. arithmetic before open
   word problems); families not listed follow, in order of first appearance. A problem's
