@@ -18,6 +18,7 @@ NAMES = [
     "format",
     "format_penalty",
     "lenient_correctness",
+    "reasoning_gym",
     "rlcr",
     "stepwise",
     "ternary",

@@ -25,7 +25,8 @@ class PreflightConfig:
     reference: str | None = None
     """Its reference, usually the base model: accuracy drops and other changes are measured against it."""
     suite: str = "arithmetic"
-    """A built-in suite name or a JSONL task file (its prompts are the foothold's training prompts)."""
+    """A suite: ``arithmetic``, ``rg:FAMILY`` (reasoning-gym), ``hf:DATASET``, or a .jsonl/.yaml file; its
+    prompts are the foothold's training prompts."""
     split: str = "train"
     """Split whose prompts RL would train on: the foothold and red-team problems come from it."""
     rewards: tuple[str, ...] = field(default=(), metadata={"flag": "reward", "short": "-r"})

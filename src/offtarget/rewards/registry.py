@@ -1,8 +1,9 @@
 """Rewards by name, for the CLI and configs: a decorator registry and a loader for users' own.
 
     >>> from offtarget.rewards import get_reward, list_rewards, load_reward
-    >>> list_rewards()
-    ['brier', 'correctness', 'format', 'format_penalty', 'lenient_correctness', 'rlcr', 'stepwise', 'ternary']
+    >>> list_rewards()  # doctest: +NORMALIZE_WHITESPACE
+    ['brier', 'correctness', 'format', 'format_penalty', 'lenient_correctness', 'reasoning_gym', 'rlcr',
+     'stepwise', 'ternary']
     >>> get_reward("ternary", abstain=0.0, wrong=-1.0).__name__
     'ternary'
 
@@ -118,3 +119,25 @@ def load_reward(spec: str) -> Callable:
             f"reward {spec!r}: {attr!r} is a {type(fn).__name__}, not a callable reward function"
         )
     return fn
+
+
+# ---------------------------------------------------------------- reasoning-gym's own scorers
+
+
+def _score_reasoning_gym(problem, text, verdict):
+    from offtarget.rewards.base import Scored, flag
+    from offtarget.tasks.reasoning_gym import partial_credit
+
+    value = partial_credit(problem, text)
+    return Scored(value, {"correct": flag(verdict.correct),
+                          "partial": None if value is None else flag(0.0 < value < 1.0)})
+
+
+@register_reward("reasoning_gym")
+def reasoning_gym_reward(task: Any = None, *, name: str = "reasoning_gym") -> Callable:
+    """reasoning-gym's own ``score_answer`` on the completion's answer, partial credit where the family
+    gives it (:func:`offtarget.tasks.reasoning_gym.partial_credit`); ``None`` on problems that are not
+    from an ``rg:`` suite. ``task`` (e.g. ``"rg:chain_sum"``) decides the ``correct`` diagnostic."""
+    from offtarget.rewards.base import VerdictReward
+
+    return VerdictReward(name, _score_reasoning_gym, task)

@@ -48,7 +48,8 @@ class RunOptions:
     out: str = "runs/train"
     """Run directory: config.yaml, monitor.jsonl, samples.jsonl, checkpoints/, final/ (the trained model)."""
     task: str = "arithmetic"
-    """Task suite (a built-in name or a .jsonl task file): its problems, strict verifier and held-out splits."""
+    """Task suite (``arithmetic``, ``rg:FAMILY``, ``hf:DATASET``, a .jsonl/.yaml file): its problems, strict
+    verifier and held-out splits."""
     seed: int = 0
     """Seed for data order, sampling and initialisation of everything random."""
     steps: int = 300
