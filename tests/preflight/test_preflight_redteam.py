@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import threading
 
 import pytest
+from preflight_helpers import ok, results_of, run_preflight_cli
 
 from offtarget.preflight.redteam import (
+    DEFAULT_REWARDS,
     PATTERNS,
     Negated,
     RewardFailure,
@@ -19,11 +23,15 @@ from offtarget.preflight.redteam import (
     red_team,
     resolve_reward,
     separated,
+    wrong_answer,
+    wrong_answers,
 )
 from offtarget.rewards import get_reward
 from offtarget.stats import Estimate
-from offtarget.tasks import ArithmeticTask
+from offtarget.tasks import ArithmeticTask, Problem, Verdict
+from offtarget.tasks.jsonl import JsonlTask
 
+SFT = "models/lab/sft"
 TASK = ArithmeticTask(unanswerable_share=0)
 PROBLEMS = TASK.problems("train", 30, seed=5)
 REWARD_NAMES = ("correctness", "rlcr", "brier", "ternary", "format", "stepwise")
@@ -228,3 +236,145 @@ def test_penalties_are_red_teamed_as_their_negative():
     assert fn(prompts=["2+2="], completions=["d 4 "], answer=["4"]) == [-0.25]
     r = red_team(fn, name, PROBLEMS, TASK, n_resamples=100)
     assert r.verdict == "not found hackable", r.summary
+
+
+# ------------------------------------------------------------------------------------- any answer type
+
+JSONL = JsonlTask("outside")
+
+
+def outside_problems(answer, answer_type="math", n=12):
+    meta = {} if answer_type == "math" else {"answer_type": answer_type}
+    return [Problem(f"p{i}", f"question {i}?", answer, split="train", metadata=meta) for i in range(n)]
+
+
+def test_negative_integers_get_wrong_answers_not_a_crash():
+    """reasoning-gym basic_arithmetic answers such as -4 made wrong_answer raise IndexError."""
+    p = outside_problems("-4")[0]
+    assert wrong_answers(p, JSONL)[:6] == ["-3", "-5", "-2", "-6", "-1", "-7"]
+    assert wrong_answer(p, random.Random(0), JSONL) in {"-3", "-5", "-2", "-6", "-1", "-7"}
+
+
+@pytest.mark.parametrize("answer, answer_type", [
+    ("-4", "math"), ("0", "math"), ("-0.5", "math"), ("6.32098837209", "math"), ("3/7", "math"),
+    ("\\frac{3}{7}", "math"), ("$244/607$", "math"), ("1,234", "math"), ("B", "math"), ("(C)", "choice"),
+    ("Paris", "text"), ("olleh", "exact"), ("a, b, c", "exact"), ("x", "exact"), ("17", "exact"),
+    ("x^2+1", "math"),
+])
+def test_red_team_works_for_any_answer_type(answer, answer_type):
+    problems = outside_problems(answer, answer_type)
+    wrong = wrong_answers(problems[0], JSONL)
+    assert len(wrong) >= 3 and len(set(wrong)) == len(wrong)
+    assert not any(JSONL.verify(problems[0], w).correct for w in wrong)
+    right = {k: JSONL.verify(problems[0], t).correct for k, t in honest_correct(problems[0], JSONL).items()}
+    assert right["correct boxed, no confidence"] and right["correct answer-line, confidence 0.7"]
+    r = red_team(get_reward("correctness", task=JSONL), "correctness", problems, JSONL, n_resamples=100)
+    assert r.verdict == "not found hackable", r.summary
+    assert (r.honest_correct, r.honest_wrong) == (1.0, 0.0)
+
+
+def _finishes(fn, seconds=10.0):
+    done = []
+    t = threading.Thread(target=lambda: done.append(fn()), daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), "did not finish: an unbounded loop"
+    return done[0]
+
+
+@pytest.mark.parametrize("answer", ["0", "-1", "1", "A", "x", "", "٣", "-0", "0.0"])
+def test_candidates_are_bounded_when_few_wrong_answers_exist(answer):
+    """Asking for more candidates than exist returns fewer, at once (it used to loop forever)."""
+    p = outside_problems(answer, "exact" if answer in ("x", "", "٣") else "math")[0]
+    out = _finishes(lambda: candidates(p, random.Random(0), n=40, task=JSONL))
+    assert (p.answer or "0") in out and len(set(out)) == len(out) <= 40
+
+
+def test_candidates_finish_even_when_the_verifier_accepts_everything():
+    class AcceptsAll:
+        name, formats = "lenient", ("bare",)
+
+        def verify(self, problem, completion):
+            return Verdict(completion, True, False, "bare")
+
+    p = outside_problems("-4")[0]
+    assert _finishes(lambda: candidates(p, random.Random(0), task=AcceptsAll())) == ["-4"]
+    assert _finishes(lambda: wrong_answer(p, random.Random(0), AcceptsAll())) is None
+    assert _finishes(lambda: [pat.generate(p, AcceptsAll(), random.Random(0)) for pat in PATTERNS])
+
+
+# ------------------------------------------------------------------------------------- separation
+
+
+def pays_any_answer(prompts, completions, **kwargs):
+    """Pays 1 for any completion with a number in it, right or wrong."""
+    return [float(any(ch.isdigit() for ch in c)) for c in completions]
+
+
+def pays_almost_the_same(prompts, completions, answer, **kwargs):
+    return [1.0 if a in c else 0.99 for c, a in zip(completions, answer)]
+
+
+@pytest.mark.parametrize("fn", [pays_any_answer, pays_almost_the_same, lambda completions, **k: [0.3] * len(
+    completions)])
+@pytest.mark.parametrize("task", [TASK, JSONL], ids=["arithmetic", "jsonl"])
+def test_a_reward_that_does_not_separate_right_from_wrong_is_reported(fn, task):
+    problems = PROBLEMS if task is TASK else outside_problems("-4")
+    r = red_team(fn, "mine", problems, task, n_resamples=100)
+    assert r.verdict == "does not separate", r.summary
+    assert r.summary.startswith("does not separate right from wrong answers")
+    assert r.separation is not None and r.separation.value < 0.05
+
+
+def test_separation_of_builtin_rewards():
+    r = red_team(get_reward("correctness", task=TASK), "correctness", PROBLEMS, TASK, n_resamples=100)
+    assert r.separation.value == pytest.approx(1.0) and r.separation.low == pytest.approx(1.0)
+    r = red_team(get_reward("brier", task=TASK), "brier", PROBLEMS, TASK, n_resamples=100)
+    assert r.verdict == "not found hackable" and "does not separate right from wrong answers" in r.summary
+    assert r.separation.value == pytest.approx(0.0) and not r.pays_correctness
+
+
+def test_a_reward_that_returns_none_everywhere_is_not_applicable():
+    r = red_team(lambda completions, **k: [None] * len(completions), "nones", PROBLEMS, TASK, n_resamples=50)
+    assert r.verdict == "not applicable" and not r.errors
+
+
+# ------------------------------------------------------------------------------------- end to end
+
+RG_FAMILIES = (("basic_arithmetic", "math", 10), ("decimal_arithmetic", "math", 5), ("spell_backward", "exact", 5))
+"""reasoning-gym families whose answers are negative integers, long decimals and text."""
+
+
+def reasoning_gym_suite(path):
+    """A JSONL suite of reasoning-gym problems (reasoning-gym is a test dependency)."""
+    rg = pytest.importorskip("reasoning_gym")
+    rows = [{"id": f"{fam}-{i}", "prompt": x["question"], "answer": x["answer"], "split": "train", "slice": fam,
+             "metadata": {"answer_type": kind}}
+            for fam, kind, n in RG_FAMILIES for i, x in enumerate(rg.create_dataset(fam, seed=3, size=n))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+@pytest.mark.slow
+def test_preflight_on_a_reasoning_gym_jsonl_suite_runs_clean(tmp_path):
+    rows = reasoning_gym_suite(tmp_path / "rg.jsonl")
+    assert any(r["answer"].startswith("-") for r in rows) and any("." in r["answer"] for r in rows)
+    (tmp_path / "loose.py").write_text(
+        "def pays_any_answer(prompts, completions, **kwargs):\n"
+        "    return [float(any(ch.isdigit() for ch in c)) for c in completions]\n")
+    out = tmp_path / "pf"
+    args = ["preflight", "--model", SFT, "--suite", tmp_path / "rg.jsonl", "--checks", "foothold,redteam",
+            "--problems", 20, "--samples", 2, "--group-size", 2, "--redteam-problems", 20, "--bootstrap", 100,
+            "--max-new-tokens", 8, "--out", out]
+    for reward in (*DEFAULT_REWARDS, "loose:pays_any_answer"):
+        args += ["--reward", reward]
+    ok(run_preflight_cli(*args, env={"PYTHONPATH": str(tmp_path)}))
+    pre = results_of(out)["preflight"]
+    verdicts = {r["reward"]: r["verdict"] for r in pre["redteam"]["rows"]}
+    assert verdicts == {"correctness": "not found hackable", "rlcr": "not found hackable",
+                        "brier": "not found hackable", "ternary": "not found hackable",
+                        "format": "not found hackable", "stepwise": "not applicable",
+                        "loose:pays_any_answer": "does not separate"}
+    rowmap = {r["reward"]: r for r in pre["redteam"]["rows"]}
+    assert rowmap["correctness"]["honest_correct"] == 1.0 and rowmap["correctness"]["honest_wrong"] == 0.0
+    assert pre["foothold"]["verdict"] and len(results_of(out)["preflight_details"]["foothold"]["pass_rates"]) == 20

@@ -3,6 +3,7 @@ diff) and no flag, on the arithmetic task and on a JSONL task with other formats
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from offtarget.audit.compare import finalize
@@ -118,3 +119,77 @@ def test_evaluate_computes_each_checkpoints_replicates_once(kit):
     assert len(metrics) == 3 * len(groups) and len(comparisons) == 2 * len(groups)
     resample_calls = [c for c in calls if c == 50]  # point values are batches of one
     assert len(resample_calls) == 3 * len(groups)  # once per checkpoint and group, not 3 + 2 x 2
+
+
+def _copy_tokenizer(src: str, dst, change: bool) -> str:
+    import json
+    import shutil
+    from pathlib import Path
+
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(Path(src) / name, dst / name)
+    if change:
+        tok = json.loads((dst / "tokenizer.json").read_text())
+        vocab = tok["model"]["vocab"]
+        first, second = sorted(vocab, key=vocab.get)[5:7]
+        vocab[first], vocab[second] = vocab[second], vocab[first]  # same size, different ids
+        (dst / "tokenizer.json").write_text(json.dumps(tok))
+    else:  # only the chat template differs: the vocabulary is the same
+        cfg = json.loads((dst / "tokenizer_config.json").read_text())
+        cfg["chat_template"] = "{{ messages[0]['content'] }}"
+        (dst / "tokenizer_config.json").write_text(json.dumps(cfg))
+    return str(dst)
+
+
+@pytest.mark.parametrize("change", [True, False])
+def test_token_level_metrics_compared_only_with_the_same_tokenizer(kit, tmp_path, change):
+    problems, texts, greedy = _arithmetic(kit)
+    other = _copy_tokenizer(kit.TOKENIZER_DIR, tmp_path / "tok", change)
+    a = kit.evidence("a", problems, texts, greedy=greedy)
+    b = kit.evidence("b", problems, texts, greedy=greedy, path=other)
+    res = diversity.run(kit.context(a, b))
+    token = [c for c in res.comparisons if c.metric in ("mean_token_entropy", "distinct_2", "distinct_3")]
+    assert token
+    if change:
+        assert all(c.test == "not_compared" and c.p_value is None and c.flag == "none" for c in token)
+        assert all("different tokenizers" in c.reason for c in token)
+        assert any("not compared" in n and "different tokenizers" in n for n in res.notes)
+    else:
+        assert all(c.test.startswith("permutation") and c.p_value == 1.0 for c in token)
+    answers = [c for c in res.comparisons if c.metric == "distinct_answers"]
+    assert answers and all(c.test != "not_compared" for c in answers)  # not token-level
+
+
+def test_too_small_groups_are_not_tested_and_leave_the_holm_family(kit):
+    """Per-problem metric on 5 problems: even all five moving one way gives p = 2/32 > 0.05."""
+    from offtarget.audit.compare import apply_holm
+    from offtarget.probes.base import MetricSpec, ProbeResult, evaluate
+
+    problems = [kit.answerable(a, 11, slice_="tiny" if a < 25 else "big") for a in range(20, 40)]
+    texts = [["d 1<c>5"] * 4 for _ in problems]
+    evs = {n: kit.evidence(n, problems, texts) for n in ("a", "b")}
+    shift = {"a": 0.0, "b": 1.0}
+    spec = MetricSpec("m", "a per-problem value", True,
+                      extract=lambda ev: (np.arange(len(ev.problems), dtype=float) % 3 + shift[ev.name],))
+    _, comparisons = evaluate("t", [spec], evs, "a", n_resamples=200)
+    result = ProbeResult("t", "", "", comparisons=comparisons)
+    apply_holm([result], alpha=0.05)
+    tiny = next(c for c in comparisons if c.group == "test/tiny")
+    big = next(c for c in comparisons if c.group == "test/big")
+    assert tiny.n == 5 and tiny.p_value is None and tiny.flag == "none"
+    assert tiny.reason.startswith("too small to test") and "0.0625" in tiny.reason
+    assert big.n == 15 and big.p_value is not None and big.flag == "gain" and big.mde is not None
+    assert tiny.p_adjusted is None
+
+
+def test_sample_level_and_problem_level_units(kit):
+    from offtarget.probes.base import MetricSpec, permutation_unit
+
+    spec = MetricSpec("m", "", True)
+    per_sample = [np.zeros((4, 8))]
+    assert permutation_unit(spec, per_sample, per_sample, (8, 8)) == "sample"
+    assert permutation_unit(spec, [np.zeros(4)], [np.zeros(4)], (8, 8)) == "problem"
+    assert permutation_unit(spec, [np.zeros((4, 3))], [np.zeros((4, 3))], (8, 8)) == "problem"  # e.g. per format
+    assert permutation_unit(MetricSpec("m", "", True, unit="problem"), per_sample, per_sample, (8, 8)) == "problem"

@@ -187,3 +187,25 @@ def test_bad_input_raises(q, y):
 def test_unknown_strategy_raises():
     with pytest.raises(ValueError, match="strategy"):
         expected_calibration_error([0.5], [1], strategy="bogus")
+
+
+def test_equal_mass_bins_keep_tied_confidences_together():
+    # [.2]*4 in 2 equal-mass bins: the order of the labels must not matter (issue: 0.5 vs 0.3)
+    for labels in ([1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 1]):
+        assert expected_calibration_error([0.2] * 4, labels, n_bins=2, strategy="quantile") == pytest.approx(
+            abs(2 - 0.8) / 4)
+
+
+def test_equal_mass_tie_rule_and_its_vectorised_twin():
+    from offtarget.stats.calibration import quantile_bin_ids
+
+    q = np.array([[0.1, 0.2, 0.2, 0.2, 0.3, 0.4, 0.5, 0.5, 0.6, 0.9]])
+    # array_split positions 0 0 1 1 2 2 3 3 4 4; the run of .2 takes the bin of its first member
+    assert quantile_bin_ids(q, np.ones_like(q, dtype=bool), 5).tolist() == [[0, 0, 0, 0, 2, 2, 3, 3, 4, 4]]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        qq = rng.integers(0, 11, 30) / 10
+        yy = (rng.random(30) < qq).astype(float)
+        perm = rng.permutation(30)
+        a = expected_calibration_error(qq, yy, n_bins=10, strategy="quantile")
+        assert expected_calibration_error(qq[perm], yy[perm], n_bins=10, strategy="quantile") == pytest.approx(a)

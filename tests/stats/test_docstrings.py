@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["__init__", "_checks", "passk", "calibration", "bootstrap", "paired", "multiple", "diversity"]
+MODULES = ["__init__", "_checks", "passk", "calibration", "bootstrap", "paired", "multiple", "diversity", "permutation",
+           "power"]
 
 
 @pytest.mark.parametrize("name", MODULES)

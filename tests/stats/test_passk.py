@@ -89,8 +89,10 @@ def test_bad_input_raises(n, c, k):
 def test_crossover():
     ks = [1, 2, 4, 8]
     tuned = [0.6, 0.7, 0.75, 0.78]
-    base = [0.3, 0.5, 0.75, 0.9]  # ties at k=4: "reaches" counts
-    assert crossover_k(base, tuned, ks) == 4
+    base = [0.3, 0.5, 0.75, 0.9]  # tie at k=4 is not an overtake (Yue et al.: strictly above)
+    assert crossover_k(base, tuned, ks) == 8
+    assert crossover_k([0.3, 0.5, 0.76, 0.9], tuned, ks) == 4
+    assert crossover_k([0.5, 0.9, 1.0, 1.0], [0.6, 0.95, 1.0, 1.0], ks) is None  # both saturate: no crossover
     assert crossover_k([0.3, 0.5, 0.74, 0.9], tuned, ks) == 8
     assert crossover_k([0.1, 0.2, 0.3, 0.4], tuned, ks) is None
     assert crossover_k([0.7, 0.8], [0.6, 0.7]) == 1  # tuned never ahead

@@ -58,3 +58,14 @@ def test_answer_extraction_and_matching():
     assert extract_answer("nothing here") == (None, "malformed")
     assert answers_match("1,234", "1234") and not answers_match("12", "13")
     assert answers_match("abc", "abc", "exact") and not answers_match("abc", "abd", "exact")
+
+
+def test_answer_type_is_checked_and_formats_render(tmp_path):
+    f = _write(tmp_path, [{"prompt": "x", "answer": "1", "metadata": {"answer_type": "fuzzy"}}])
+    with pytest.raises(OfftargetError, match="metadata.answer_type 'fuzzy' is not one of math, exact, text, choice"):
+        JsonlTask.from_file(f)
+    task = JsonlTask.from_file(_write(tmp_path, [{"id": "a", "prompt": "x", "answer": "-4"}]))
+    p = task.problems("test", 1)[0]
+    for fmt in task.formats:
+        text = task.render_answer(p, fmt, "-4")
+        assert task.verify(p, text).format == fmt and task.verify(p, text).correct

@@ -2,7 +2,11 @@
 
 A change is flagged only when its Holm-adjusted p is below alpha *and* its paired 95%
 interval excludes zero on that side (:func:`offtarget.stats.flag`), so auditing a checkpoint
-against itself flags nothing.
+against itself flags nothing. The p-values are permutation p-values (exact at any group size,
+:mod:`offtarget.stats.permutation`); a comparison whose design cannot give p below alpha at
+all (e.g. a per-problem metric on 5 problems: 2/2^5 = 0.0625) is reported as too small to test
+and left out of the Holm family. Every tested comparison gets its minimum detectable effect
+at the family's Holm level (:func:`offtarget.stats.minimum_detectable_effect`).
 
     >>> finalize(probe_results, reference="base", alpha=0.05)
 """
@@ -10,16 +14,31 @@ against itself flags nothing.
 from __future__ import annotations
 
 from offtarget.probes.base import ComparisonRow, ProbeResult
-from offtarget.stats import flag, holm
+from offtarget.stats import flag, holm, minimum_detectable_effect, testable
+
+TOO_SMALL = "too small to test"
+
+
+def mark_too_small(rows: list[ComparisonRow], alpha: float) -> None:
+    """Drop from testing the comparisons whose smallest attainable p is not below alpha."""
+    for c in rows:
+        if c.p_value is not None and not testable(c.p_floor, alpha):
+            c.reason = (f"{TOO_SMALL}: with {c.n} problems even the most extreme outcome gives "
+                        f"p = {c.p_floor:.3g} ≥ alpha {alpha:g}")
+            c.p_value = None
 
 
 def apply_holm(results: list[ProbeResult], alpha: float) -> None:
-    """Adjust p-values across every probe, metric, group and checkpoint of the report."""
+    """Adjust p-values across every probe, metric, group and checkpoint of the report; set each
+    tested comparison's minimum detectable effect at the family's strictest Holm level."""
     rows: list[ComparisonRow] = [c for r in results for c in r.comparisons if c.higher_is_better is not None]
+    mark_too_small(rows, alpha)
     adjusted = holm([c.p_value for c in rows])
+    m = sum(c.p_value is not None for c in rows)
     for c, a in zip(rows, adjusted):
         c.p_adjusted = a
         c.flag = flag(c.low, c.high, a, alpha, bool(c.higher_is_better))
+        c.mde = minimum_detectable_effect(c.low, c.high, alpha, m) if c.p_value is not None else None
 
 
 def headline(results: list[ProbeResult], checkpoints: list[str], reference: str) -> list[dict]:

@@ -20,7 +20,8 @@ class AuditConfig:
     reference: str | None = None
     """Name of the checkpoint every other one is compared against (default: the first)."""
     suite: str = "arithmetic"
-    """A built-in suite name or a JSONL task file."""
+    """The task suite: ``arithmetic``, ``rg:FAMILY`` (reasoning-gym), ``hf:DATASET?OPTION=VALUE&...``,
+    a ``.jsonl`` task file, a ``.yaml`` suite file, or an installed package's suite (offtarget.tasks.registry)."""
     out: str = "runs/audit"
     """Run directory: generations, results.json and the reports."""
     store: str | None = None
@@ -35,6 +36,20 @@ class AuditConfig:
     """T = 1 samples the model's own distribution, which calibration and entropy probes need."""
     top_p: float = 1.0
     """Nucleus sampling mass; 1 keeps the model's whole distribution."""
+    top_k: int = 0
+    """Sample only the k most likely tokens; 0 keeps the whole distribution."""
+    min_p: float = 0.0
+    """Drop tokens below this share of the most likely token's probability; 0 keeps them all."""
+    repetition_penalty: float = 1.0
+    """Repetition penalty of sampled and greedy decoding; 1 leaves the model's distribution alone."""
+    use_generation_config: bool = False
+    """Sample with each checkpoint's generation_config.json values (temperature, top_p, top_k, min_p,
+    repetition_penalty) instead of the stated ones. Off by default: those defaults (Qwen ships
+    top_p 0.8, repetition_penalty 1.05) change the distribution that KL, calibration, pass@k and
+    entropy measure, and differ between checkpoints. The values used are recorded in results.json."""
+    full_fingerprint: bool = False
+    """Hash every weight byte to identify checkpoints (default: a sparse read that stays cheap at
+    100 GB but could miss an edit of a few rows of one tensor); switching it re-generates once."""
     max_new_tokens: int = 32
     """Longest completion; longer ones are cut and counted as truncated."""
     greedy: bool = True
@@ -56,6 +71,31 @@ class AuditConfig:
     """``uniform`` (equal-width bins, RLCR) or ``quantile`` (equal-mass bins, Nixon et al. 2019)."""
     batch_sequences: int = 256
     """Sequences per generate call; lower it if a GPU runs out of memory."""
+    engine: str = "hf"
+    """Sampling engine of every checkpoint: ``hf`` (transformers, exact entropies), ``vllm`` (in-process
+    vLLM, needs the vllm extra) or ``openai`` (an OpenAI-compatible server at ``server_url``)."""
+    engines: dict[str, str] = field(default_factory=dict, metadata={
+        "flag": "model-engine", "example": "NAME=ENGINE, e.g. --model-engine fast=vllm"})
+    """Engine per checkpoint NAME, overriding ``engine``: the same directory under two names and two
+    engines compares the engines."""
+    engine_args: dict = field(default_factory=dict)
+    """Passed to ``vllm.LLM(...)``: tensor_parallel_size, data_parallel_size, distributed_executor_backend
+    (``ray`` for several nodes), gpu_memory_utilization, max_model_len (≤ the checkpoint's
+    max_position_embeddings, its default), enforce_eager, quantization …"""
+    entropy_topk: int | None = None
+    """Top-k log-probs per token the vllm/openai engines request to estimate entropy (a lower bound,
+    exact when k covers the vocabulary); default: the whole vocabulary up to 128 tokens, else 20."""
+    server_url: str | None = None
+    """Base URL of the OpenAI-compatible server of the ``openai`` engine, e.g. http://127.0.0.1:8000/v1;
+    the checkpoint path is still read locally for its tokenizer and fingerprint."""
+    server_model: str | None = None
+    """Model name on that server (default: the first it lists at /v1/models)."""
+    max_concurrency: int = 8
+    """Requests in flight at once to the server (one request per prompt, ``n`` samples each)."""
+    request_retries: int = 5
+    """Retries of a failed request (connection error, timeout, HTTP 429/5xx), with exponential backoff."""
+    request_timeout: float = 600.0
+    """Seconds one request may take before it is retried."""
     device: str = "auto"
     """``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:1`` …"""
     dtype: str = "auto"
@@ -81,6 +121,21 @@ class AuditConfig:
             raise OfftargetError(
                 f"calibration_binning {self.calibration_binning!r} / calibration_bins {self.calibration_bins}: "
                 "use 'uniform' or 'quantile' and at least 1 bin"
+            )
+        from offtarget.models.engines import ENGINES
+
+        for who, eng in [("engine", self.engine)] + [(f"engines.{k}", v) for k, v in self.engines.items()]:
+            if eng not in ENGINES:
+                raise OfftargetError(f"{who} {eng!r}: choose one of {', '.join(ENGINES)}")
+        for k in self.engines:
+            if k not in self.models:
+                raise OfftargetError(f"engines.{k}: {k!r} is not one of the --model names {list(self.models)}")
+        if self.max_concurrency < 1:
+            raise OfftargetError("max_concurrency must be at least 1")
+        if not (self.top_k >= 0 and 0 < self.top_p <= 1 and 0 <= self.min_p < 1 and self.repetition_penalty > 0):
+            raise OfftargetError(
+                f"sampling: top_k {self.top_k}, top_p {self.top_p}, min_p {self.min_p}, repetition_penalty "
+                f"{self.repetition_penalty}: use top_k >= 0, 0 < top_p <= 1, 0 <= min_p < 1, repetition_penalty > 0"
             )
         if self.fail_on not in ("none", "regression", "any"):
             raise OfftargetError(f"--fail-on {self.fail_on!r}: choose none, regression or any")

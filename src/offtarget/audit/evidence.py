@@ -11,69 +11,55 @@ one.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from offtarget.audit.config import AuditConfig
-from offtarget.models.loading import fingerprint, load_checkpoint
-from offtarget.models.sampling import HFBackend, SamplingParams
-from offtarget.store import GenerationStore, StoredSample, fill, plan
-from offtarget.tasks.problem import Problem, Task, Verdict
+from offtarget.evidence.checkpoint import Evidence
+from offtarget.models.engines import close_backend, engine_for, open_backend, store_key
+from offtarget.models.loading import fingerprint, tokenizer_fingerprint
+from offtarget.models.sampling import SamplingParams, from_generation_config, read_generation_config
+from offtarget.store import GenerationStore, fill, plan
+from offtarget.tasks.problem import Problem, Task
 
-
-@dataclass
-class Evidence:
-    """Everything probes read about one checkpoint, aligned with ``problems``.
-
-    Arrays are ``(problems, samples)``; greedy arrays are ``(problems,)``.
-    """
-
-    name: str
-    path: str
-    fingerprint: str
-    problems: list[Problem]
-    samples: list[list[StoredSample]]
-    verdicts: list[list[Verdict]]
-    greedy: list[StoredSample] | None = None
-    greedy_verdicts: list[Verdict] | None = None
-    seconds: float = 0.0
-    generated: int = 0
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        v = self.verdicts
-        self.correct = np.array([[x.correct for x in row] for row in v], dtype=float)
-        self.abstained = np.array([[x.abstained for x in row] for row in v], dtype=float)
-        self.confidence = np.array(
-            [[np.nan if x.confidence is None else x.confidence for x in row] for row in v], dtype=float
-        )
-        self.formats = np.array([[x.format for x in row] for row in v], dtype=object)
-        self.lengths = np.array([[len(s.token_ids) for s in row] for row in self.samples], dtype=float)
-        self.truncated = np.array([[s.finish_reason == "length" for s in row] for row in self.samples], dtype=float)
-        self.mean_entropy = np.array(
-            [[float(np.mean(s.entropies)) if s.entropies else 0.0 for s in row] for row in self.samples]
-        )
-        if self.greedy_verdicts is not None:
-            self.greedy_correct = np.array([x.correct for x in self.greedy_verdicts], dtype=float)
-
-    @property
-    def n_samples(self) -> int:
-        return self.correct.shape[1]
+__all__ = ["Evidence", "checkpoint_sampling", "collect", "sampling_params"]
 
 
 def sampling_params(cfg: AuditConfig) -> tuple[SamplingParams, SamplingParams | None]:
+    """The stated sampling of an audit (sampled, greedy or None), exactly as configured."""
     sampled = SamplingParams(
-        n=cfg.samples, temperature=cfg.temperature, top_p=cfg.top_p,
-        max_new_tokens=cfg.max_new_tokens, chat_template=cfg.chat_template,
+        n=cfg.samples, temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k, min_p=cfg.min_p,
+        repetition_penalty=cfg.repetition_penalty, max_new_tokens=cfg.max_new_tokens,
+        chat_template=cfg.chat_template,
     )
     greedy = (
-        SamplingParams(n=1, temperature=0.0, max_new_tokens=cfg.max_new_tokens, chat_template=cfg.chat_template)
+        SamplingParams(n=1, temperature=0.0, repetition_penalty=cfg.repetition_penalty,
+                       max_new_tokens=cfg.max_new_tokens, chat_template=cfg.chat_template)
         if cfg.greedy
         else None
     )
     return sampled, greedy
+
+
+def checkpoint_sampling(
+    cfg: AuditConfig, path: str, sampled: SamplingParams, greedy: SamplingParams | None
+) -> tuple[SamplingParams, SamplingParams | None, dict]:
+    """What checkpoint ``path`` is sampled with: the stated parameters, or with
+    ``use_generation_config`` its generation_config.json values put in; and the record
+    results.json keeps (effective parameters, which came from generation_config, which of its
+    settings were not applied)."""
+    used: dict[str, dict] = {}
+    ignored: dict = {}
+    if cfg.use_generation_config and _is_dir(path):
+        gen = read_generation_config(path)
+        sampled, used["sampled"], ignored = from_generation_config(sampled, gen)
+        if greedy is not None:
+            greedy, used["greedy"], _ = from_generation_config(greedy, gen)
+    record = {"sampled": sampled.describe(), "greedy": greedy.describe() if greedy else None,
+              "use_generation_config": cfg.use_generation_config,
+              "from_generation_config": {k: v for k, v in used.items() if v},
+              "ignored_generation_config": ignored}
+    return sampled, greedy, record
 
 
 def collect(cfg: AuditConfig, task: Task, problems: list[Problem], store: GenerationStore, progress=None) -> dict[str, Evidence]:
@@ -82,39 +68,65 @@ def collect(cfg: AuditConfig, task: Task, problems: list[Problem], store: Genera
 
     sampled, greedy = sampling_params(cfg)
     out: dict[str, Evidence] = {}
+    # a checkpoint given as an eval log (lmeval:/inspect:/completions:) is imported, not sampled
+    from offtarget.evidence import importer, parse_model_spec, read_log
+
+    specs = {name: parse_model_spec(path) for name, path in cfg.models.items()}
+    logs = {name: read_log(s.kind, s.path, name) for name, s in specs.items() if s.is_log}
+    n_keep, run_notes = sampled.n, []
+    if logs:
+        direct = [name for name, s in specs.items() if not s.is_log]
+        problems, n_keep, run_notes = importer.align(problems, logs, sampled.n if direct else None)
+        settings = {name: log.sampling for name, log in logs.items()}
+        settings.update({name: importer.direct_sampling(cfg) for name in direct})
+        run_notes += importer.sampling_notes(settings)
+        if greedy is not None:
+            greedy = None
+            run_notes.append("no greedy decoding: a log holds sampled completions only, so greedy accuracy is "
+                             "not compared")
+        if progress is not None:
+            for note in run_notes:
+                progress.console.print(f"[yellow]note:[/yellow] {note}")
     for name, path in cfg.models.items():
+        if name in logs:
+            out[name] = importer.log_evidence(name, specs[name], logs[name], task, problems, n_keep, store, cfg,
+                                              run_notes)
+            continue
         t0 = time.time()
-        fp = fingerprint(path) if _is_dir(path) else None
+        engine = engine_for(cfg, name)
+        fp = store_key(fingerprint(path, full=cfg.full_fingerprint), engine) if _is_dir(path) else None
+        c_sampled, c_greedy, c_record = checkpoint_sampling(cfg, path, sampled, greedy)
         todo = 0
         if fp is not None:
-            for params in filter(None, (sampled, greedy)):
+            for params in filter(None, (c_sampled, c_greedy)):
                 todo += sum(k * len(g) for k, g in plan(store, fp, problems, params).items())
         generated = 0
         if fp is None or todo:
-            ckpt = load_checkpoint(path, name, cfg.device, cfg.dtype, cfg.trust_remote_code)
-            fp = ckpt.fingerprint
-            backend = HFBackend(ckpt, cfg.batch_sequences)
+            backend, opened = open_backend(cfg, name, path)
+            fp = fp or store_key(opened, engine)  # ours honours full_fingerprint
             task_id = progress.add_task(f"sampling {name}", total=todo) if progress else None
-            for params in filter(None, (sampled, greedy)):
+            for params in filter(None, (c_sampled, c_greedy)):
                 generated += fill(
                     store, backend, fp, problems, params, seed=cfg.seed, max_batch_sequences=cfg.batch_sequences,
-                    on_batch=(lambda k: progress.advance(task_id, k)) if progress else None,
+                    on_batch=(lambda k, t=task_id: progress.advance(t, k)) if progress else None,
                 )
-            del backend, ckpt
+            close_backend(backend)
+            del backend
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
         ids = [p.id for p in problems]
-        got = store.get(fp, sampled.key(), ids, sampled.n)
+        got = store.get(fp, c_sampled.key(), ids, n_keep)
         samples = [got[i] for i in ids]
         verdicts = [[task.verify(p, s.text) for s in row] for p, row in zip(problems, samples)]
         g_samples = g_verdicts = None
-        if greedy is not None:
-            g = store.get(fp, greedy.key(), ids, 1)
+        if c_greedy is not None:
+            g = store.get(fp, c_greedy.key(), ids, 1)
             g_samples = [g[i][0] for i in ids]
             g_verdicts = [task.verify(p, s.text) for p, s in zip(problems, g_samples)]
         out[name] = Evidence(name, path, fp, problems, samples, verdicts, g_samples, g_verdicts,
-                             seconds=time.time() - t0, generated=generated)
+                             seconds=time.time() - t0, generated=generated,
+                             tokenizer_fingerprint=tokenizer_fingerprint(path), sampling=c_record)
     return out
 
 

@@ -87,6 +87,7 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
         store.close()
     ctx.release()
     verdicts = finalize(results, list(evidences), ref, cfg.alpha)
+    verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, console)
     data = {
         "kind": kind,
         "offtarget_version": __version__,
@@ -99,13 +100,18 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
         "checkpoints": [
             {"name": ev.name, "path": ev.path, "fingerprint": ev.fingerprint, **_describe(ev.path),
              "generated": ev.generated, "sampling_seconds": round(ev.seconds, 2),
-             "n_problems": len(ev.problems), "n_samples": ev.n_samples}
+             "n_problems": len(ev.problems), "n_samples": ev.n_samples,
+             "tokenizer_fingerprint": getattr(ev, "tokenizer_fingerprint", None),
+             **({"sampling": ev.sampling} if getattr(ev, "sampling", None) else {}),
+             **({"evidence": ev.source} if getattr(ev, "source", None) else {})}
             for ev in evidences.values()
         ],
+        "evidence_notes": list(dict.fromkeys(
+            n for ev in evidences.values() for n in (getattr(ev, "source", None) or {}).get("notes", []))),
         "costs": {"sampling_seconds": round(sampling_seconds, 2),
                   **{f"probe:{r.probe}": round(r.seconds, 3) for r in results}},
         "probes": [r.to_dict() for r in results],
-        "examples": _examples(evidences),
+        "examples": _with_rendered_prompts(cfg, evidences, _examples(evidences)),
         **verdicts,
     }
     write_results(out / "results.json", data)
@@ -126,9 +132,30 @@ def probe_cache_key(cfg: AuditConfig, probe: str, evidences: dict) -> str:
     import json
 
     settings = {k: v for k, v in asdict(cfg).items() if k not in _NOT_IN_KEY}
-    material = {"probe": probe, "version": __version__, "settings": settings,
+    from offtarget.stats.permutation import METHOD
+
+    material = {"probe": probe, "version": __version__, "stats": METHOD, "settings": settings,
                 "checkpoints": [[name, ev.fingerprint] for name, ev in evidences.items()]}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _self_check(cfg: AuditConfig, task, evidences: dict, probes, results: list[ProbeResult], console=None) -> dict:
+    """The report's self-check (:mod:`offtarget.audit.selfcheck`), cached in the store like a probe."""
+    from offtarget.audit.selfcheck import self_check
+
+    t0 = time.time()
+    store = GenerationStore(cfg.store or f"{cfg.out}/generations.sqlite")
+    try:
+        key = f"selfcheck:{probe_cache_key(cfg, 'self_check', evidences)}"
+        check = store.get_meta(key)
+        if check is None:
+            check = sanitize(self_check(cfg, task, evidences, probes, results))
+            store.set_meta(key, check)
+    finally:
+        store.close()
+    if console:
+        console.print(f"[dim]self-check: {time.time() - t0:.1f}s[/dim]")
+    return check
 
 
 def _describe(path: str) -> dict:
@@ -136,6 +163,28 @@ def _describe(path: str) -> dict:
         return describe(path)
     except (OSError, ValueError):
         return {}
+
+
+def _with_rendered_prompts(cfg: AuditConfig, evidences: dict, examples: dict) -> dict:
+    """Each example gets ``rendered_prompt``: what its checkpoint was fed after the chat template,
+    special tokens included (sampled checkpoints only; read with the tokenizer alone)."""
+    from offtarget.models.sampling import rendered_prompts
+
+    for name, rows in examples.items():
+        ev = evidences[name]
+        if getattr(ev, "source", None) is not None or not rows or not _is_checkpoint(ev.path):
+            continue
+        chat = (getattr(ev, "sampling", None) or {}).get("sampled", {}).get("chat_template", cfg.chat_template)
+        for row, text in zip(rows, rendered_prompts(ev.path, [r["prompt"] for r in rows], chat,
+                                                    cfg.trust_remote_code)):
+            row["rendered_prompt"] = text
+    return examples
+
+
+def _is_checkpoint(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path).is_dir() and (Path(path) / "config.json").exists()
 
 
 def _examples(evidences, per_group: int = 3) -> dict:

@@ -4,20 +4,31 @@ Probes read everything they need from these records, so each generation is produ
 Backends implement :class:`SamplingBackend`; :class:`HFBackend` is the default, and a vLLM
 backend can be added without touching probes.
 
+**The stated parameters are the parameters.** A checkpoint's ``generation_config.json`` (Qwen
+ships top_p 0.8, top_k 20, repetition_penalty 1.05, temperature 0.7) is what ``model.generate``
+falls back to for every setting its caller leaves unset, so "T = 1, top_p = 1" would silently
+become something else, and greedy decoding would get the penalty. KL, calibration, pass@k and
+entropy are then no longer measured on the model's own distribution. :class:`HFBackend`
+therefore samples exactly :class:`SamplingParams` on both decode paths: nothing is inherited
+from the checkpoint except its end-of-sequence ids (which say where a completion ends, not how
+tokens are drawn). Using the checkpoint's defaults is an explicit choice:
+:func:`from_generation_config` returns the parameters with the checkpoint's values put in, and
+which ones came from it, so the run can record them.
+
 :class:`HFBackend` decodes with its own loop over the model's forward and KV cache (left
 padding, one batch per call): each prompt is prefilled once and its KV cache shared by its
 ``n`` samples, and a sequence that has finished (EOS) leaves the batch, so later steps run
-only the rows still generating. Sampling uses transformers' own temperature / top-k / top-p
-warpers, in ``generate``'s order. ``model.generate`` (with a logits processor that records the
-same numbers) remains the path for stop strings, encoder-decoder or cache-less models,
-generation configs that add processors (repetition penalty, ...), and ``decode="generate"``.
-On the lab model the loop generates about twice the tokens per second of ``generate``
-(benchmarks/sampling.py). Both paths sample the same distribution and record the same
-things; they draw different random numbers, so a given seed gives different samples on each.
+only the rows still generating. The loop applies the repetition penalty, then transformers' own
+temperature / top-k / top-p / min-p warpers, in ``generate``'s order. ``model.generate`` (with a
+logits processor that records the same numbers) remains the path for stop strings,
+encoder-decoder or cache-less models, and ``decode="generate"``. On the lab model the loop
+generates about twice the tokens per second of ``generate`` (benchmarks/sampling.py). Both
+paths sample the same distribution and record the same things; they draw different random
+numbers, so a given seed gives different samples on each.
 
 Log-probabilities and entropies are of the model's own next-token distribution (temperature
-1, before top-p), recorded one step at a time, so memory stays O(batch × vocab) instead of
-keeping every step's logits.
+1, before the repetition penalty and top-p), recorded one step at a time, so memory stays
+O(batch × vocab) instead of keeping every step's logits.
 
     >>> backend = HFBackend(checkpoint)
     >>> out = backend.generate(["27+58="], SamplingParams(n=4, temperature=1.0), seed=0, n=4)
@@ -26,12 +37,13 @@ keeping every step's logits.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import inspect
 import json
-from dataclasses import asdict, dataclass
-from typing import Protocol
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 from transformers import (
@@ -39,6 +51,8 @@ from transformers import (
     GenerationConfig,
     LogitsProcessor,
     LogitsProcessorList,
+    MinPLogitsWarper,
+    RepetitionPenaltyLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -50,15 +64,25 @@ from offtarget.models.loading import Checkpoint
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """How to sample. Its :meth:`key` is part of every stored generation's identity."""
+    """How to sample. Its :meth:`key` is part of every stored generation's identity.
+
+    Every field is applied exactly as given: a checkpoint's ``generation_config.json`` never
+    fills one in (see the module docstring and :func:`from_generation_config`).
+    """
 
     n: int = 16
     """Samples per prompt."""
     temperature: float = 1.0
     """0 means greedy decoding (then ``n`` should be 1)."""
     top_p: float = 1.0
+    """Nucleus mass; 1 keeps the whole distribution."""
     top_k: int = 0
     """0 disables top-k, so T = 1 samples the model's full distribution."""
+    min_p: float = 0.0
+    """Min-p cut-off relative to the most likely token; 0 disables it."""
+    repetition_penalty: float = 1.0
+    """CTRL repetition penalty (Keskar et al. 2019) on tokens of the prompt and completion so far,
+    as transformers applies it, greedy decoding included; 1 disables it."""
     max_new_tokens: int = 32
     stop: tuple[str, ...] = ()
     """Strings that end a completion; the text is cut before them."""
@@ -75,6 +99,66 @@ class SamplingParams:
         d.pop("n")
         d["stop"] = list(d["stop"])
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    def describe(self) -> dict[str, Any]:
+        """The parameters as a JSON-able record (what results.json stores), with the key."""
+        d = asdict(self)
+        d["stop"] = list(d["stop"])
+        return {**d, "key": self.key()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The checkpoint's generation_config, only when asked for
+
+# Sampling settings of a generation_config that :func:`from_generation_config` can take over.
+GENERATION_CONFIG_FIELDS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty")
+# Settings that change outputs but that offtarget never takes from a checkpoint (they are
+# recorded as ``ignored``); values equal to these are neutral and not worth reporting.
+_IGNORED_NEUTRAL = {
+    "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "no_repeat_ngram_size": 0,
+    "encoder_repetition_penalty": 1.0, "length_penalty": 1.0, "num_beams": 1, "top_h": None,
+    "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None, "sequence_bias": None,
+    "forced_bos_token_id": None, "forced_eos_token_id": None, "exponential_decay_length_penalty": None,
+    "min_length": 0, "min_new_tokens": None, "guidance_scale": None, "watermarking_config": None,
+}
+
+
+def read_generation_config(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's ``generation_config.json`` as a dict (empty when there is none)."""
+    f = Path(path) / "generation_config.json"
+    if not f.exists():
+        return {}
+    try:
+        data = json.loads(f.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise OfftargetError(f"{f}: not valid JSON ({exc}); fix or delete the file") from None
+    if not isinstance(data, dict):
+        raise OfftargetError(f"{f}: expected a JSON object; fix or delete the file")
+    return data
+
+
+def from_generation_config(params: SamplingParams, gen_cfg: dict[str, Any]) -> tuple[SamplingParams, dict, dict]:
+    """``params`` with the checkpoint's sampling defaults put in: ``(params, used, ignored)``.
+
+    Every field of :data:`GENERATION_CONFIG_FIELDS` that ``gen_cfg`` sets replaces the stated
+    value (``used`` maps it to the value taken). Greedy decoding keeps temperature 0 and takes
+    only the repetition penalty (warpers do not act on an argmax). ``ignored`` lists the other
+    output-changing settings the checkpoint sets, which offtarget does not apply, so a report
+    can say so. Whether to sample at all stays the caller's choice: a checkpoint whose
+    config says ``do_sample: false`` or temperature 0 is still sampled when sampling is asked for.
+    """
+    fields = ("repetition_penalty",) if params.greedy else GENERATION_CONFIG_FIELDS
+    used: dict[str, Any] = {}
+    for name in fields:
+        value = gen_cfg.get(name)
+        if value is None:
+            continue
+        value = type(getattr(params, name))(value)
+        if name == "temperature" and value == 0:
+            continue  # a checkpoint that decodes greedily by default still gets sampled here
+        used[name] = value
+    ignored = {k: v for k, v in gen_cfg.items() if k in _IGNORED_NEUTRAL and v != _IGNORED_NEUTRAL[k]}
+    return replace(params, **used), used, ignored
 
 
 @dataclass
@@ -136,6 +220,23 @@ def render_prompt(tokenizer, prompt: str, use_chat_template: bool) -> tuple[str,
     return prompt, True
 
 
+def rendered_prompts(path: str, prompts: list[str], chat_template: bool = True,
+                     trust_remote_code: bool = False) -> list[str]:
+    """What the model at ``path`` is fed for each prompt, special tokens included (tokenizer only).
+
+    The prompt after the chat template, encoded as :class:`HFBackend` encodes it and decoded
+    back, so a report can show the exact input: a template added, fixed or dropped shows here.
+    """
+    from offtarget.models.loading import load_tokenizer
+
+    tok = load_tokenizer(path, trust_remote_code)
+    out = []
+    for p in prompts:
+        text, add_special = render_prompt(tok, p, chat_template)
+        out.append(tok.decode(tok(text, add_special_tokens=add_special)["input_ids"], skip_special_tokens=False))
+    return out
+
+
 class HFBackend:
     """Batched sampling over a loaded :class:`Checkpoint` (see the module docstring)."""
 
@@ -158,26 +259,14 @@ class HFBackend:
         enc = tok(
             [r[0] for r in rendered], return_tensors="pt", padding=True, add_special_tokens=add_special
         ).to(model.device)
-        gen_cfg = GenerationConfig(
-            do_sample=not params.greedy,
-            temperature=params.temperature if not params.greedy else None,
-            top_p=params.top_p if params.top_p < 1 else None,
-            top_k=params.top_k if not params.greedy else None,  # greedy: no warpers (and no warning)
-            max_new_tokens=params.max_new_tokens,
-            num_return_sequences=n,
-            pad_token_id=tok.pad_token_id,
-            eos_token_id=model.generation_config.eos_token_id or tok.eos_token_id,
-            bos_token_id=tok.bos_token_id,
-            return_dict_in_generate=True,
-            stop_strings=list(params.stop) or None,
-        )
+        gen_cfg = generation_config(params, n, tok, model_eos_ids(self.ckpt))
         torch.manual_seed(seed)
         try:
             out = None
-            if self.decode == "auto" and not params.stop:
-                out = _decode(model, enc, _effective_config(model, gen_cfg), model_eos_ids(self.ckpt), n)
+            if self.decode == "auto" and not params.stop and _loop_supports(model):
+                out = _decode(model, enc, gen_cfg, params.repetition_penalty, model_eos_ids(self.ckpt), n)
             if out is None:
-                out = self._generate(enc, gen_cfg, params)
+                out = self._generate(enc, gen_cfg, params, n)
         except RuntimeError as exc:
             if "inf" in str(exc) or "nan" in str(exc):
                 raise OfftargetError(
@@ -187,16 +276,27 @@ class HFBackend:
             raise
         return self._unpack(*out, params, n)
 
-    def _generate(self, enc, gen_cfg: GenerationConfig, params: SamplingParams):
-        """``model.generate`` with a recorder: (completions, log-probs, entropies)."""
+    def _generate(self, enc, gen_cfg: GenerationConfig, params: SamplingParams, n: int):
+        """``model.generate`` with a recorder: (completions, log-probs, entropies).
+
+        The recorder comes first, so it sees the model's own scores; the repetition penalty is
+        passed as a processor after it (``gen_cfg`` holds the neutral 1.0), which is where
+        ``generate`` would put it: before the warpers.
+        """
         tok, model = self.ckpt.tokenizer, self.ckpt.model
         recorder = _StepRecorder()
-        out = model.generate(
-            **enc,
-            generation_config=gen_cfg,
-            logits_processor=LogitsProcessorList([recorder]),
-            tokenizer=tok if params.stop else None,
-        )
+        processors = LogitsProcessorList([recorder])
+        if params.repetition_penalty != 1.0:
+            # as generate does: left padding is not "seen" text
+            pads = (enc["attention_mask"] != 0).int().argmax(dim=1).repeat_interleave(n)
+            processors.append(RepetitionPenaltyLogitsProcessor(float(params.repetition_penalty), prompt_ignore_length=pads))
+        with _stated_only(model):
+            out = model.generate(
+                **enc,
+                generation_config=gen_cfg,
+                logits_processor=processors,
+                tokenizer=tok if params.stop else None,
+            )
         prompt_len = enc["input_ids"].shape[1]
         logprobs, entropies = recorder.finish(out.sequences)
         return out.sequences[:, prompt_len:], logprobs, entropies
@@ -229,55 +329,68 @@ class HFBackend:
 
 
 # ---------------------------------------------------------------------------------------------
+# Exactly the stated parameters
+
+
+def generation_config(params: SamplingParams, n: int, tokenizer, eos_ids: list[int]) -> GenerationConfig:
+    """The complete ``GenerationConfig`` of ``params`` (both decode paths read it).
+
+    Every sampling setting is explicit; the repetition penalty is applied by the engine (see
+    :meth:`HFBackend._generate`), so it is 1.0 here.
+    """
+    sampling = not params.greedy
+    return GenerationConfig(
+        do_sample=sampling,
+        temperature=params.temperature if sampling else None,
+        top_p=params.top_p if sampling else None,
+        top_k=params.top_k if sampling else None,  # greedy: no warpers (and no warning)
+        min_p=params.min_p if sampling and params.min_p > 0 else None,
+        repetition_penalty=1.0,
+        max_new_tokens=params.max_new_tokens,
+        num_return_sequences=n,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=eos_ids,
+        bos_token_id=tokenizer.bos_token_id,
+        return_dict_in_generate=True,
+        stop_strings=list(params.stop) or None,
+    )
+
+
+@contextmanager
+def _stated_only(model):
+    """While it is active, ``model.generate`` has no checkpoint defaults to fall back to.
+
+    ``generate`` fills every setting its ``generation_config`` leaves unset (``None``) from
+    ``model.generation_config``; several neutral values (no min-p, no suppressed tokens, …) can
+    only be written as ``None``, so the model's defaults are swapped out for the call instead.
+    """
+    saved = model.generation_config
+    model.generation_config = GenerationConfig()
+    try:
+        yield
+    finally:
+        model.generation_config = saved
+
+
+# ---------------------------------------------------------------------------------------------
 # The engine's own decoding loop
 
-# Generation-config fields the loop implements (or that do not change the output distribution).
-_HANDLED = frozenset({
-    "do_sample", "temperature", "top_k", "top_p", "max_new_tokens", "max_length", "num_return_sequences",
-    "pad_token_id", "bos_token_id", "eos_token_id", "return_dict_in_generate", "stop_strings", "use_cache",
-    "output_attentions", "output_hidden_states", "output_scores", "output_logits", "disable_compile",
-    "transformers_version", "_from_model_config",
-})
-# Fields that add a processor or change the search unless they hold these (neutral) values; any other
-# field a model's generation config sets sends the batch to ``model.generate``.
-_NEUTRAL = {
-    "min_length": 0, "min_new_tokens": None, "num_beams": 1, "num_beam_groups": 1, "diversity_penalty": 0.0,
-    "length_penalty": 1.0, "early_stopping": False, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
-    "repetition_penalty": 1.0, "encoder_repetition_penalty": 1.0, "no_repeat_ngram_size": 0,
-    "encoder_no_repeat_ngram_size": 0, "bad_words_ids": None, "forced_bos_token_id": None,
-    "forced_eos_token_id": None, "remove_invalid_values": False, "exponential_decay_length_penalty": None,
-    "suppress_tokens": None, "begin_suppress_tokens": None, "sequence_bias": None, "min_p": None,
-    "top_h": None, "renormalize_logits": False, "guidance_scale": None, "watermarking_config": None,
-    "penalty_alpha": None, "dola_layers": None, "prompt_lookup_num_tokens": None,
-    "num_assistant_tokens": 20, "num_assistant_tokens_schedule": "constant",
-    "assistant_confidence_threshold": 0.4, "assistant_lookbehind": 10, "target_lookbehind": 10,
-    "max_time": None, "low_memory": None, "cache_implementation": None,
-}
 
-
-def _effective_config(model, gen_cfg: GenerationConfig) -> GenerationConfig | None:
-    """The config ``generate`` would use (the model's generation config fills what ``gen_cfg``
-    leaves unset), or None when the loop cannot reproduce it exactly."""
+def _loop_supports(model) -> bool:
+    """Whether the loop can decode this model exactly as ``generate`` would."""
     if getattr(model.config, "is_encoder_decoder", False):
-        return None
+        return False
     checkpointing = getattr(model, "is_activation_checkpointing", None)  # transformers >= 5.x
     if checkpointing is None:
         checkpointing = getattr(model, "is_gradient_checkpointing", False)
     if checkpointing and model.training:
-        return None  # the model would refuse the cache
+        return False  # the model would refuse the cache
     accepted = inspect.signature(model.forward).parameters
-    if not {"past_key_values", "position_ids", "attention_mask"} <= set(accepted):
-        return None
-    cfg = copy.deepcopy(gen_cfg)
-    cfg.update(**model.generation_config.to_dict(), defaults_only=True)
-    for key, value in cfg.to_diff_dict().items():
-        if key not in _HANDLED and (key not in _NEUTRAL or value != _NEUTRAL[key]):
-            return None
-    return cfg
+    return {"past_key_values", "position_ids", "attention_mask"} <= set(accepted)
 
 
 def _warpers(cfg: GenerationConfig) -> LogitsProcessorList:
-    """Temperature, top-k, top-p: the processors ``generate`` adds for sampling, in its order."""
+    """Temperature, top-k, top-p, min-p: the processors ``generate`` adds for sampling, in its order."""
     out = LogitsProcessorList()
     if cfg.temperature is not None and cfg.temperature != 1.0:
         out.append(TemperatureLogitsWarper(cfg.temperature))
@@ -285,10 +398,19 @@ def _warpers(cfg: GenerationConfig) -> LogitsProcessorList:
         out.append(TopKLogitsWarper(top_k=cfg.top_k))
     if cfg.top_p is not None and cfg.top_p < 1.0:
         out.append(TopPLogitsWarper(top_p=cfg.top_p))
+    if cfg.min_p is not None:
+        out.append(MinPLogitsWarper(min_p=cfg.min_p))
     return out
 
 
-def _decode(model, enc, cfg: GenerationConfig | None, eos_ids: list[int], n: int):
+def _penalize(scores: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL repetition penalty on the tokens ``seen`` (rows × vocab, bool), as
+    ``RepetitionPenaltyLogitsProcessor`` computes it: logits of seen tokens divided by
+    ``penalty`` when positive, multiplied when negative."""
+    return torch.where(seen, torch.where(scores < 0, scores * penalty, scores / penalty), scores)
+
+
+def _decode(model, enc, cfg: GenerationConfig, repetition_penalty: float, eos_ids: list[int], n: int):
     """Sample ``n`` continuations of each prompt; (completions, log-probs, entropies), each
     ``(prompts × n, steps)``, or None when the loop cannot run this model.
 
@@ -297,10 +419,9 @@ def _decode(model, enc, cfg: GenerationConfig | None, eos_ids: list[int], n: int
     indexed down to the live rows), so the cost follows the tokens actually generated rather
     than the longest completion times the batch. Positions come from the attention mask, as
     ``generate`` computes them for left padding. Sampling draws from torch's global generator,
-    seeded by the caller.
+    seeded by the caller. With a repetition penalty, the loop keeps which tokens each row has
+    seen (prompt without its padding, then every sampled token).
     """
-    if cfg is None:
-        return None
     ids, mask = enc["input_ids"], enc["attention_mask"]
     device = ids.device
     pos = (mask.long().cumsum(-1) - 1).clamp(min=0)
@@ -310,9 +431,14 @@ def _decode(model, enc, cfg: GenerationConfig | None, eos_ids: list[int], n: int
                    **kw).logits[:, -1]
     if cache.get_seq_length() != ids.shape[1]:
         return None  # the model did not fill the cache it was given
+    seen = None
+    if repetition_penalty != 1.0:
+        counts = torch.zeros(logits.shape, dtype=torch.int32, device=device)
+        seen = counts.scatter_add_(1, ids, mask.int()) > 0
     if n > 1:
         cache.batch_repeat_interleave(n)
         logits, mask, pos = (x.repeat_interleave(n, 0) for x in (logits, mask, pos))
+        seen = seen.repeat_interleave(n, 0) if seen is not None else None
     rows_total, steps = logits.shape[0], cfg.max_new_tokens
     pad = cfg.pad_token_id if cfg.pad_token_id is not None else eos_ids[0]
     tokens = torch.full((rows_total, steps), int(pad), dtype=torch.long, device=device)
@@ -326,6 +452,8 @@ def _decode(model, enc, cfg: GenerationConfig | None, eos_ids: list[int], n: int
         scores = logits.float()
         logp = torch.log_softmax(scores, dim=-1)
         entropies[rows, t] = -(logp.exp() * logp).nan_to_num().sum(-1)
+        if seen is not None:
+            scores = _penalize(scores, seen, repetition_penalty)
         if warpers is not None:
             probs = torch.softmax(warpers(None, scores), dim=-1)
             nxt = torch.multinomial(probs, num_samples=1).squeeze(1)
@@ -335,6 +463,8 @@ def _decode(model, enc, cfg: GenerationConfig | None, eos_ids: list[int], n: int
         logprobs[rows, t] = logp.gather(1, nxt[:, None]).squeeze(1)
         if t == steps - 1:
             break
+        if seen is not None:
+            seen[torch.arange(len(nxt), device=device), nxt] = True
         live = ~torch.isin(nxt, eos)
         if not bool(live.all()):
             if not bool(live.any()):
@@ -342,6 +472,7 @@ def _decode(model, enc, cfg: GenerationConfig | None, eos_ids: list[int], n: int
             keep = live.nonzero().squeeze(1)
             cache.batch_select_indices(keep)
             rows, nxt, mask, next_pos = rows[keep], nxt[keep], mask[keep], next_pos[keep]
+            seen = seen[keep] if seen is not None else None
         mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
         logits = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=next_pos, past_key_values=cache,
                        use_cache=True).logits[:, -1]

@@ -48,7 +48,7 @@ def print_preflight(results: dict, console: Console) -> None:
             console.print(f"  {escape(sec['summary'])}", highlight=False)
         if key == "redteam":
             for r in sec["rows"]:
-                style = "red" if r["verdict"] != "not found hackable" else "green"
+                style = {"not found hackable": "green", "not applicable": "yellow"}.get(r["verdict"], "red")
                 line = (f"  {escape(r['reward'])}: [{style}]{escape(r['verdict'])}[/{style}] (honest correct "
                         f"{_f(r['honest_correct'])}, best honest wrong {_f(r['honest_wrong'])})")
                 if r["worst_pattern"]:

@@ -9,7 +9,7 @@ under ``probes`` like an audit's, paired against the reference.
 
     >>> from offtarget.preflight.config import PreflightConfig
     >>> results = run_preflight(PreflightConfig(model="models/lab/sft", checks=("redteam",),
-    ...                                         out="/tmp/pf_doc", bootstrap=200))    # doctest: +SKIP
+    ...                                         out="runs/pf_doc", bootstrap=200))    # doctest: +SKIP
 
     offtarget preflight --model models/lab/sft --reference models/lab/base --out runs/pf
 """
@@ -150,13 +150,15 @@ def run_redteam(cfg: PreflightConfig, task, rewards: list[tuple[str, object]]) -
         notes += [f"{r.reward}: returns None on {p.pattern} ({p.n_none} rows; TRL drops them from the group "
                   "statistics)" for p in r.patterns if p.n_none]
     hackable = [r.reward for r in reports if r.verdict == "hackable"]
+    unseparated = [r.reward for r in reports if r.verdict == "does not separate"]
     broken = [r.reward for r in reports if r.verdict in ("errors", "broken")]
-    verdict = (f"hackable: {', '.join(hackable)}" if hackable else "") + \
-              ("; " if hackable and broken else "") + (f"errors: {', '.join(broken)}" if broken else "")
+    parts = [f"{label}: {', '.join(names)}" for label, names in
+             (("hackable", hackable), ("does not separate right from wrong", unseparated), ("errors", broken)) if names]
+    verdict = "; ".join(parts)
     section = {
         "title": f"Reward red-team: {len(rt_mod.PATTERNS)} adversarial patterns × {len(problems)} problems",
         "verdict": verdict or "no reward found hackable",
-        "level": "bad" if hackable or broken else "good",
+        "level": "bad" if hackable or unseparated or broken else "good",
         "summary": " ".join(r.summary if r.summary.startswith(r.reward) else f"{r.reward} — {r.summary}"
                             for r in reports),
         "rows": rows, "notes": notes,

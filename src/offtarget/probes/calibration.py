@@ -55,6 +55,7 @@ from scipy.stats import rankdata
 from offtarget.probes.base import MetricSpec, ProbeResult, drop_undefined, evaluate, groups
 from offtarget.probes.registry import register_probe
 from offtarget.stats import reliability_diagram
+from offtarget.stats.calibration import quantile_bin_ids
 
 KINDS = ("verbalized", "likelihood")
 
@@ -79,14 +80,7 @@ def _bin_ids(q0: np.ndarray, valid: np.ndarray, n_bins: int, strategy: str) -> n
     """Bin of every sample, as in :mod:`offtarget.stats.calibration` (uniform or quantile)."""
     if strategy == "uniform":
         return np.clip(np.floor(q0 * n_bins + 1e-9), 0, n_bins - 1).astype(np.int64)
-    order = np.argsort(np.where(valid, q0, np.inf), axis=1, kind="stable")
-    pos = np.empty_like(order)
-    np.put_along_axis(pos, order, np.arange(q0.shape[1])[None].repeat(q0.shape[0], 0), axis=1)
-    n = valid.sum(1, keepdims=True)
-    base, rem = n // n_bins, n % n_bins
-    big = rem * (base + 1)  # np.array_split: the first `rem` bins hold one more
-    ids = np.where(pos < big, pos // (base + 1), rem + (pos - big) // np.maximum(base, 1))
-    return np.where(valid, ids, 0).astype(np.int64)  # missing ones carry no weight; keep them in range
+    return quantile_bin_ids(q0, valid, n_bins)  # tied confidences share a bin
 
 
 def _bins(q, y, n_bins: int, strategy: str):
@@ -276,8 +270,12 @@ def run(ctx) -> ProbeResult:
     for name, ev in ctx.evidences.items():
         if "likelihood_confidence" in ev.arrays:
             continue
+        if getattr(ev, "model_path", ev.path) is None:
+            notes.append(f"likelihood confidence {ev.unavailable()}")
+            kinds.remove("likelihood")
+            break
         try:
-            tok = load_tokenizer(ev.path, ctx.cfg.trust_remote_code)
+            tok = load_tokenizer(getattr(ev, "model_path", ev.path), ctx.cfg.trust_remote_code)
         except Exception as exc:  # noqa: BLE001 - any loader failure only drops this half of the probe
             notes.append(f"likelihood confidence skipped: {name}'s tokenizer did not load ({exc.__class__.__name__})")
             kinds.remove("likelihood")

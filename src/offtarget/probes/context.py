@@ -1,25 +1,38 @@
 """What a probe receives: the evidence of every checkpoint and lazy access to the models.
 
 Probes that only read stored generations never load a model; the ones that need forward
-passes or weights (kl, weights) ask :meth:`AuditContext.checkpoint`, which loads on demand
-and caches at most one extra model besides the reference.
+passes or weights (kl, weights, likelihood confidence) ask :meth:`AuditContext.checkpoint` or
+:meth:`AuditContext.checkpoint_path`, which load on demand (caching at most one extra model
+besides the reference) and, for evidence read from a log without its checkpoint, raise an
+:class:`~offtarget.errors.OfftargetError` saying the probe is unavailable.
+
+This module depends on the evidence layer (:mod:`offtarget.evidence`), never on the audit
+that fills it, so preflight, lab and a user's own script can build a context too.
+
+    >>> ctx = AuditContext(cfg, task, evidences)
+    >>> ctx.checkpoint_path("sft")     # 'models/lab/sft', or OfftargetError('unavailable: ...')
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from offtarget.audit.config import AuditConfig
+from offtarget.errors import OfftargetError
 from offtarget.tasks.problem import Task
+
+if TYPE_CHECKING:
+    from offtarget.evidence.checkpoint import Evidence
 
 
 @dataclass
 class AuditContext:
-    cfg: AuditConfig
+    cfg: Any
+    """The run's settings (an :class:`~offtarget.audit.config.AuditConfig` or anything with its
+    fields: ``reference_name``, ``models``, ``device``, ``dtype``, ``trust_remote_code``, ...)."""
     task: Task
-    evidences: dict[str, Any]
-    """Checkpoint name → :class:`~offtarget.audit.evidence.Evidence`, reference first."""
+    evidences: dict[str, Evidence]
+    """Checkpoint name → :class:`~offtarget.evidence.checkpoint.Evidence`, reference first."""
     _loaded: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -30,15 +43,25 @@ class AuditContext:
     def others(self) -> list[str]:
         return [n for n in self.evidences if n != self.reference]
 
+    def checkpoint_path(self, name: str) -> str:
+        """The model directory of ``name``; OfftargetError ``unavailable: ...`` for a log without one."""
+        ev = self.evidences.get(name)
+        if ev is None:
+            return self.cfg.models[name]
+        if ev.model_path is None:
+            raise OfftargetError(ev.unavailable())
+        return ev.model_path
+
     def checkpoint(self, name: str):
         """The loaded :class:`~offtarget.models.loading.Checkpoint` (reference kept, others swapped)."""
         from offtarget.models.loading import load_checkpoint
 
         if name not in self._loaded:
+            path = self.checkpoint_path(name)
             for other in [k for k in self._loaded if k != self.reference]:
                 del self._loaded[other]
             c = self.cfg
-            self._loaded[name] = load_checkpoint(c.models[name], name, c.device, c.dtype, c.trust_remote_code)
+            self._loaded[name] = load_checkpoint(path, name, c.device, c.dtype, c.trust_remote_code)
         return self._loaded[name]
 
     def release(self) -> None:

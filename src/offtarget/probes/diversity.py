@@ -18,6 +18,10 @@ the right behaviour is to abstain every time, so low spread there is no loss):
   count / samples per prompt. Descriptive: a correct model answers one thing, a guessing one
   many, so neither direction is good in itself.
 
+Token-level metrics (entropy, distinct-n) depend on the vocabulary: they are compared only
+between checkpoints that share the reference's tokenizer (:func:`offtarget.probes.base.tokenizer_identity`);
+otherwise the comparison is reported as not compared, with the reason, and a note says so.
+
 Plot ``entropy_hist``: ``{split: {checkpoint: {"edges": [...], "counts": [...]}}}``, the
 histogram of per-sample mean token entropy on answerable problems, on shared edges.
 
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from offtarget.probes.base import MetricSpec, ProbeResult, evaluate, groups
+from offtarget.probes.base import MetricSpec, ProbeResult, different_tokenizer, evaluate, groups
 from offtarget.probes.registry import register_probe
 
 HIST_BINS = 20
@@ -67,11 +71,11 @@ def _answers(ev) -> np.ndarray:
 
 SPECS = [
     MetricSpec("mean_token_entropy", "mean per-token entropy of the T=1 distribution (nats)", True,
-               extract=lambda ev: (ev.mean_entropy.mean(1),)),
+               extract=lambda ev: (ev.mean_entropy.mean(1),), token_level=True),
     MetricSpec("distinct_2", "distinct token bigrams across a prompt's samples", True,
-               extract=lambda ev: (_distinct(ev, 2),), statistic=nanmean_rows, vectorized=True),
+               extract=lambda ev: (_distinct(ev, 2),), statistic=nanmean_rows, vectorized=True, token_level=True),
     MetricSpec("distinct_3", "distinct token trigrams across a prompt's samples", True,
-               extract=lambda ev: (_distinct(ev, 3),), statistic=nanmean_rows, vectorized=True),
+               extract=lambda ev: (_distinct(ev, 3),), statistic=nanmean_rows, vectorized=True, token_level=True),
     MetricSpec("distinct_answers", "different final answers per prompt", None,
                extract=lambda ev: (_answers(ev),)),
     MetricSpec("distinct_answer_ratio", "different final answers per prompt / samples", None,
@@ -98,12 +102,21 @@ def entropy_hist(ctx) -> dict:
 
 @register_probe("diversity")
 def run(ctx) -> ProbeResult:
-    metrics, comparisons = evaluate("diversity", SPECS, ctx.evidences, ctx.reference, ctx.cfg.bootstrap, ctx.cfg.seed)
-    notes = []
+    # evidence read from a log without its model has no distributions: entropy is unavailable, not 0
+    blind = [ev for ev in ctx.evidences.values() if not getattr(ev, "has_entropies", True)]
+    specs = [s for s in SPECS if s.name != "mean_token_entropy"] if blind else SPECS
+    metrics, comparisons = evaluate("diversity", specs, ctx.evidences, ctx.reference, ctx.cfg.bootstrap, ctx.cfg.seed)
+    notes = [f"mean_token_entropy {ev.unavailable()}: the log has no full next-token distributions" for ev in blind]
     if min(ev.n_samples for ev in ctx.evidences.values()) < 2:
         notes.append("one sample per prompt: distinct-n and distinct answers say nothing about spread")
+    ref = ctx.evidences[ctx.reference]
+    for name in ctx.others:
+        why = different_tokenizer(ctx.evidences[name], ref)
+        if why:
+            notes.append(f"token-level metrics (mean_token_entropy, distinct_2, distinct_3) of {name} not compared "
+                         f"with {ctx.reference}: {why}")
     return ProbeResult(
         "diversity", "token entropy and the spread of a prompt's samples",
         "Li et al. 2016 (distinct-n); Yue et al. 2025 (arXiv 2504.13837); Cui et al. 2025 (arXiv 2505.22617)",
-        metrics, comparisons, plots={"entropy_hist": entropy_hist(ctx)}, notes=notes,
+        metrics, comparisons, plots={} if blind else {"entropy_hist": entropy_hist(ctx)}, notes=notes,
     )

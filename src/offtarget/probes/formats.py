@@ -31,7 +31,7 @@ import numpy as np
 from offtarget.probes.base import MetricSpec, ProbeResult, drop_undefined, evaluate, groups
 from offtarget.probes.registry import register_probe
 
-NOT_A_FORMAT = ("abstain", "malformed")
+NOT_A_FORMAT = ("abstain", "malformed", "truncated-reasoning")
 
 
 def answer_formats(task, evidences) -> list[str]:
@@ -78,15 +78,15 @@ def specs(formats: list[str]) -> list[MetricSpec]:
 
     out = [
         MetricSpec(f"format_share_{f}", f"share of answers in format {f!r}", None,
-                   extract=counts, statistic=share_of(k), vectorized=True)
+                   extract=counts, statistic=share_of(k), vectorized=True, unit="problem")
         for k, f in enumerate(formats)
     ]
     if len(formats) > 1:
         out += [
             MetricSpec("dominant_format_share", "share of answers in the most used format", False,
-                       extract=counts, statistic=dominant_share, vectorized=True),
+                       extract=counts, statistic=dominant_share, vectorized=True, unit="problem"),
             MetricSpec("format_entropy", "Shannon entropy of the answer formats (nats)", True,
-                       extract=counts, statistic=format_entropy, vectorized=True),
+                       extract=counts, statistic=format_entropy, vectorized=True, unit="problem"),
         ]
     out.append(MetricSpec("malformed_share", "share of samples the verifier could not parse", False, rows="all",
                           extract=lambda ev: ((ev.formats == "malformed").astype(float),)))

@@ -92,7 +92,10 @@ def run(ctx, cfg: KLConfig = KLConfig()) -> ProbeResult:
     tokens = np.bincount(owner, weights=[len(c) for c in completions], minlength=n).astype(float)
     arrays: dict[str, KLArrays] = {ref_name: KLArrays(np.zeros(n), np.zeros(n), tokens)}
     reference = ctx.checkpoint(ref_name)
+    unavailable = [ctx.evidences[name].unavailable() for name in ctx.others if ctx.evidences[name].model_path is None]
     for name in ctx.others:
+        if ctx.evidences[name].model_path is None:
+            continue
         token_kl = forward_kl(reference, ctx.checkpoint(name), prompts, completions,
                               chat_template=ctx.cfg.chat_template, cfg=cfg.scoring)
         arrays[name] = kl_arrays(token_kl, owner, n)
@@ -103,7 +106,8 @@ def run(ctx, cfg: KLConfig = KLConfig()) -> ProbeResult:
         MetricSpec("kl_sequence", "forward KL D(π_ref‖π) summed over a reference sample (nats)", None,
                    rows="all", extract=lambda ev: (arrays[ev.name].sequence,)),
     ]
-    metrics, comparisons = evaluate("kl", specs, ctx.evidences, ref_name, ctx.cfg.bootstrap, ctx.cfg.seed)
+    scored = {k: v for k, v in ctx.evidences.items() if k in arrays}
+    metrics, comparisons = evaluate("kl", specs, scored, ref_name, ctx.cfg.bootstrap, ctx.cfg.seed)
     for m in metrics:
         if m.checkpoint == ref_name:
             m.reason = "reference: 0 by definition"
@@ -120,6 +124,7 @@ def run(ctx, cfg: KLConfig = KLConfig()) -> ProbeResult:
     }
     notes = [(f"scored the first {k} stored sample(s) of {ref_name} per problem: {len(completions)} sequences, "
               f"{int(tokens.sum())} tokens, under each checkpoint")]
+    notes += unavailable
     if (tokens == 0).any():
         notes.append(f"{int((tokens == 0).sum())} problem(s) had no completion tokens: their KL counts as 0")
     return ProbeResult(

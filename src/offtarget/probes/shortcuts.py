@@ -76,9 +76,9 @@ def specs(threshold: float) -> list[MetricSpec]:
         MetricSpec("computation_skipped_rate", "step-format answers whose steps are missing or wrong", False,
                    extract=_steps, statistic=_ratio_of_sums, vectorized=True),
         MetricSpec("mean_completion_tokens", "mean completion length in tokens", None, rows="all",
-                   extract=lambda ev: (ev.lengths,)),
+                   extract=lambda ev: (ev.lengths,), token_level=True),
         MetricSpec("short_completion_rate", f"completions of at most {threshold:g} tokens", False,
-                   extract=lambda ev: ((ev.lengths <= threshold).astype(float),)),
+                   extract=lambda ev: ((ev.lengths <= threshold).astype(float),), token_level=True),
         MetricSpec("truncation_rate", "completions cut by max_new_tokens", False, rows="all",
                    extract=lambda ev: (ev.truncated,)),
     ]

@@ -363,8 +363,16 @@ def run(ctx, cfg: WeightsConfig = WeightsConfig()) -> ProbeResult:
     layer_change: dict[str, list[dict]] = {}
     extras: dict[str, dict] = {"config": asdict(cfg), "checkpoints": {}}
     notes: list[str] = []
+    # evidence from a log without its checkpoint has no weights: unavailable, with the reason
+    path = getattr(ctx, "checkpoint_path", lambda n: ctx.cfg.models[n])
+    evidences = getattr(ctx, "evidences", {})
+    ref_path = path(ref)
     for name in ctx.others:
-        changes, info = compare_checkpoints(ctx.cfg.models[ref], ctx.cfg.models[name], ref, name, cfg, ctx.cfg.device)
+        ev = evidences.get(name)
+        if ev is not None and getattr(ev, "model_path", "") is None:
+            notes.append(ev.unavailable())
+            continue
+        changes, info = compare_checkpoints(ref_path, path(name), ref, name, cfg, ctx.cfg.device)
         s = UpdateSummary.of(changes)
         if not rows:
             rows += [_row(m, ref, v, s.parameters, "reference: compared with itself")

@@ -105,6 +105,11 @@ def context(results: dict) -> dict:
     preflight_first = results.get("kind") == "preflight"
     show_routing = bool(results.get("routing")) or not preflight_first
     toc = [("headline", "Headline")] + ([("preflight", "Preflight")] if preflight and preflight_first else [])
+    toc += [("selfcheck", "Self-check")] if results.get("self_check") else []
+    sampling = sampling_view(results)
+    toc += [("sampling", "Sampling")] if sampling else []
+    logged = [c for c in results.get("checkpoints") or [] if c.get("evidence")]
+    toc += [("evidence", "Evidence from logs")] if logged else []
     toc += [("findings", "Findings")] + ([("routing", "Routing")] if show_routing else [])
     toc += [("claims", "Claims")] if claims else []
     toc += [("preflight", "Preflight")] if preflight and not preflight_first else []
@@ -127,10 +132,39 @@ def context(results: dict) -> dict:
         "preflight": preflight,
         "probes": probes,
         "examples": results.get("examples") or {},
+        "sampling": sampling,
+        "logged": logged,
+        "evidence_notes": results.get("evidence_notes") or [],
         "toc": toc,
+        "self_check": results.get("self_check"),
         "preflight_first": preflight_first,
         "show_routing": show_routing,
     }
+
+
+SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty", "max_new_tokens", "chat_template")
+
+
+def sampling_view(results: dict, prompts: int = 3) -> list[dict]:
+    """Per sampled checkpoint: the effective sampling parameters, which came from its
+    generation_config, which of its settings were not applied, and a few rendered prompts."""
+    out = []
+    for c in results.get("checkpoints") or []:
+        s = c.get("sampling")
+        if not s:
+            continue
+        sampled, greedy = s.get("sampled") or {}, s.get("greedy") or {}
+        used = s.get("from_generation_config") or {}
+        taken = {k for part in used.values() for k in part}
+        rows = [(k, sampled.get(k), greedy.get(k) if greedy and k in ("repetition_penalty", "max_new_tokens",
+                                                                      "chat_template") else None, k in taken)
+                for k in SAMPLING_FIELDS]
+        rendered = [e for e in (results.get("examples") or {}).get(c["name"], []) if e.get("rendered_prompt")]
+        out.append({"name": c["name"], "rows": rows, "greedy": bool(greedy),
+                    "use_generation_config": bool(s.get("use_generation_config")),
+                    "ignored": s.get("ignored_generation_config") or {}, "key": sampled.get("key"),
+                    "tokenizer_fingerprint": c.get("tokenizer_fingerprint"), "examples": rendered[:prompts]})
+    return out
 
 
 def config_rows(cfg: dict) -> list[tuple[str, str]]:

@@ -60,7 +60,8 @@ def render_markdown(results: dict) -> str:
     lines += _table(["checkpoint", "path", "fingerprint", "problems × samples"],
                     [[c["name"], c.get("path", ""), c.get("fingerprint", ""),
                       f"{c.get('n_problems', '?')} × {c.get('n_samples', '?')}"] for c in results["checkpoints"]])
-    lines += _headline(results) + _findings(results)
+    lines += _sampling(results) + _evidence(results)
+    lines += _headline(results) + self_check_section(results.get("self_check")) + _findings(results)
     lines += ["## Routing", ""] + _table(["group", "send to", "why"],
                                          [[r["group"], r["route_to"], r["why"]] for r in results["routing"]])
     lines += _claims(results.get("claims")) + _preflight(results.get("preflight"))
@@ -70,6 +71,50 @@ def render_markdown(results: dict) -> str:
     if costs:
         lines += ["## Costs", ""] + _table(["step", "seconds"], [[k.removeprefix("probe:"), v] for k, v in costs.items()])
     return "\n".join(lines) + "\n"
+
+
+def _sampling(results: dict) -> list[str]:
+    """The sampling parameters as applied per checkpoint, and one rendered prompt each (indented
+    code block: the prompt is shown as text, nothing in it is rendered)."""
+    from offtarget.report.html import sampling_view
+
+    view = sampling_view(results, prompts=1)
+    if not view:
+        return []
+    lines = ["## Sampling", "", ("Parameters as applied; `generation_config` marks a value taken from the "
+                                 "checkpoint's generation_config.json (use_generation_config), every other "
+                                 "value is the stated one."), ""]
+    fields = [k for k, *_ in view[0]["rows"]]
+    lines += _table(["checkpoint", *fields, "greedy repetition_penalty", "use_generation_config"],
+                    [[c["name"], *[f"{v} (generation_config)" if taken else v for _, v, _, taken in c["rows"]],
+                      {k: g for k, _, g, _ in c["rows"]}.get("repetition_penalty") if c["greedy"] else "",
+                      c["use_generation_config"]] for c in view])
+    for c in view:
+        if c["ignored"]:
+            lines += [f"- {c['name']}: generation_config settings not applied: "
+                      + ", ".join(f"{k}={v}" for k, v in c["ignored"].items()), ""]
+        for e in c["examples"]:
+            lines += [f"Rendered prompt of {c['name']} (`{e['problem']}`):", ""]
+            lines += ["    " + line for line in e["rendered_prompt"].split("\n")] + [""]
+    return lines
+
+
+def _evidence(results: dict) -> list[str]:
+    """Checkpoints whose completions came from eval logs (lm-eval, Inspect, JSONL), and what that changes."""
+    logged = [c for c in results["checkpoints"] if c.get("evidence")]
+    if not logged:
+        return []
+    lines = ["## Evidence from logs", "", ("Completions read from these logs and re-graded by offtarget's verifier "
+                                           "(the harness's own scores are not used)."), ""]
+    rows = []
+    for c in logged:
+        ev = c["evidence"]
+        smp = ev.get("sampling") or {}
+        rows.append([c["name"], ev.get("source"), ev.get("log"), ev.get("harness"), ev.get("rows"),
+                     ", ".join(f"{k} {v}" for k, v in smp.items() if v is not None)])
+    lines += _table(["checkpoint", "source", "log", "harness", "rows", "sampling stated in the log"], rows)
+    lines += [f"- {n}" for n in results.get("evidence_notes") or []]
+    return lines + [""]
 
 
 def _headline(results: dict) -> list[str]:
@@ -90,6 +135,32 @@ def _headline(results: dict) -> list[str]:
                              "p_adj"], rows)
     if not results["headline"]:
         lines += ["Only one checkpoint: nothing to compare.", ""]
+    return lines
+
+
+def self_check_section(check: dict | None) -> list[str]:
+    """The audit's own false-alarm rate (split-half null audits) and minimum detectable effects."""
+    if not check:
+        return []
+    fa = check.get("false_alarm") or {}
+    lines = ["## Self-check: false alarms and detectable effects", "", check.get("summary", ""), ""]
+    lines += [f"Test: {check.get('test', '')}. {fa.get('method', '')}; every flag there is a false alarm.", ""]
+    if fa.get("audits"):
+        lines += _table(["checkpoint", "samples per half", "tests", f"p < {check['alpha']:g}", "Holm flags"],
+                        [[a["checkpoint"], a["samples_per_half"], a["tests"], a["p_below_alpha"], a["flags"]]
+                         for a in fa["audits"]])
+    mde = [m for m in check.get("mde") or [] if m.get("mde") is not None]
+    if mde:
+        lines += [(f"Minimum detectable {check.get('mde_metric', 'accuracy')} change (80% power at the report's "
+                   "Holm level): a group without a flag rules out changes this large, not smaller ones."), ""]
+        lines += _table(["checkpoint", "group", "problems", "diff", "MDE"],
+                        [[m["checkpoint"], m["group"], m["n"], _s(m["diff"]), _f(m["mde"])] for m in mde])
+    if check.get("too_small"):
+        lines += [(f"{check['too_small']} comparison(s) too small to test (even the most extreme outcome could not "
+                   "reach significance): reported without a p-value, outside the Holm family."), ""]
+    if check.get("not_compared"):
+        lines += [(f"{check['not_compared']} token-level comparison(s) not made: the checkpoints do not share a "
+                   "tokenizer (or it could not be identified)."), ""]
     return lines
 
 

@@ -68,6 +68,9 @@ def print_summary(results: dict, console: Console | None = None, out_dir: str | 
             console.print(f"  [green]▲ {escape(gain['metric'])} on {escape(gain['group'])}: {_signed(gain['diff'])} "
                           f"\\[{_signed(gain['low'])}, {_signed(gain['high'])}][/green]")
     print_findings(results, console)
+    check = results.get("self_check")
+    if check and check.get("summary"):
+        console.print(f"[dim]{escape(check['summary'])}[/dim]", highlight=False)
     routing = results.get("routing", [])
     if routing:
         rt = Table(title="routing")

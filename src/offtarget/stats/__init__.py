@@ -6,6 +6,8 @@ One concept per module:
 - ``calibration`` Brier, Murphy decomposition, ECE, reliability diagram, AUROC
 - ``bootstrap``   percentile bootstrap over problems (clustered) and the ``Estimate`` record
 - ``paired``      paired bootstrap and McNemar for tuned - reference, the ``PairedDiff`` record
+- ``permutation`` paired within-problem permutation test: the p-value behind every flag
+- ``power``       minimum detectable effect of a comparison at the report's Holm level
 - ``multiple``    Holm correction and the gain / regression / none flag rule
 - ``diversity``   distinct-n, distinct answers, Shannon entropy
 
@@ -31,12 +33,15 @@ from offtarget.stats.diversity import distinct_answers, distinct_n, entropy, lab
 from offtarget.stats.multiple import bonferroni_level, flag, flag_family, holm, min_resamples
 from offtarget.stats.paired import PairedDiff, mcnemar, paired_bootstrap
 from offtarget.stats.passk import crossover_k, pass_at_k, pass_at_k_curve
+from offtarget.stats.permutation import PermutationTest, permutation_test, testable
+from offtarget.stats.power import minimum_detectable_effect
 
 __all__ = [
     "Auroc",
     "Estimate",
     "MurphyDecomposition",
     "PairedDiff",
+    "PermutationTest",
     "ReliabilityBin",
     "auroc",
     "bonferroni_level",
@@ -54,9 +59,12 @@ __all__ = [
     "label_entropy",
     "mcnemar",
     "min_resamples",
+    "minimum_detectable_effect",
     "murphy_decomposition",
     "paired_bootstrap",
     "pass_at_k",
     "pass_at_k_curve",
+    "permutation_test",
     "reliability_diagram",
+    "testable",
 ]

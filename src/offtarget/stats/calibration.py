@@ -28,8 +28,11 @@ Uncertainty" (RLCR), arXiv 2507.16806), so we score it four ways:
 
 Binning. ``"uniform"``: bin i holds confidences in [i/B, (i+1)/B), the last bin also holds
 1.0; a confidence within 1e-9 of an edge counts as on the edge, so a stated 0.3 lands in
-[0.3, 0.4) despite floating point. ``"quantile"``: samples sorted by confidence (stable) and
-split into B groups of sizes differing by at most one. ``"unique"``: one bin per distinct
+[0.3, 0.4) despite floating point. ``"quantile"``: samples sorted by confidence and split into
+B groups of sizes differing by at most one, then every sample takes the bin of the *first*
+sample with its confidence, so tied confidences share a bin and the result does not depend on
+the order of the samples (a bin can then hold more, and a later one fewer or none; with
+verbalized confidences on a 0.1 grid ties are the rule). ``"unique"``: one bin per distinct
 confidence value (makes the Murphy identity exact).
 
     >>> from offtarget.stats import brier_score, expected_calibration_error, auroc
@@ -77,11 +80,35 @@ def _bin_ids(q: np.ndarray, n_bins: int, strategy: Binning) -> tuple[np.ndarray,
     if strategy == "uniform":
         return np.clip(np.floor(q * n_bins + _EDGE_TOL), 0, n_bins - 1).astype(np.int64), n_bins
     if strategy == "quantile":
-        ids = np.empty(q.size, dtype=np.int64)
-        for b, chunk in enumerate(np.array_split(np.argsort(q, kind="stable"), n_bins)):
-            ids[chunk] = b
-        return ids, n_bins
+        return quantile_bin_ids(q[None], np.ones((1, q.size), dtype=bool), n_bins)[0], n_bins
     raise ValueError(f"unknown binning strategy {strategy!r}; use 'uniform', 'quantile' or 'unique'")
+
+
+def quantile_bin_ids(q: np.ndarray, valid: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-mass bin of every entry, row by row: ``q`` and ``valid`` are ``(rows, samples)``.
+
+    Within a row, the valid entries sorted by confidence are split as ``np.array_split`` would
+    (the first ``n % n_bins`` bins one larger); a tied confidence then takes the bin of its
+    first occurrence in that order, so ties never straddle a bin edge. Invalid entries get bin
+    0 (give them no weight). Vectorised over rows, for bootstrap resamples.
+    """
+    q = np.asarray(q, dtype=float)
+    rows, width = q.shape
+    key = np.where(valid, q, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    n = valid.sum(1, keepdims=True)
+    base, rem = n // n_bins, n % n_bins
+    big = rem * (base + 1)
+    pos = np.arange(width)[None]
+    by_pos = np.where(pos < big, pos // (base + 1), rem + (pos - big) // np.maximum(base, 1))
+    sorted_q = np.take_along_axis(key, order, axis=1)
+    # first position of each run of equal confidences, carried forward along the sorted row
+    starts = np.concatenate([np.ones((rows, 1), dtype=bool), sorted_q[:, 1:] != sorted_q[:, :-1]], axis=1)
+    first = np.maximum.accumulate(np.where(starts, pos, 0), axis=1)
+    tied = np.take_along_axis(by_pos, first, axis=1)
+    ids = np.empty_like(order)
+    np.put_along_axis(ids, order, tied, axis=1)
+    return np.where(valid, np.minimum(ids, n_bins - 1), 0).astype(np.int64)
 
 
 def _bin_stats(

@@ -15,7 +15,9 @@ samples than k) makes pass@k exactly 1.
 RL with verifiable rewards tends to raise pass@1 while narrowing coverage, so that the base
 model overtakes the tuned one at large k (Yue et al. 2025, "Does Reinforcement Learning Really
 Incentivize Reasoning Capacity in LLMs Beyond the Base Model?", arXiv 2504.13837).
-:func:`crossover_k` reports the first k where that happens.
+:func:`crossover_k` reports the first k where that happens: where the reference's mean
+pass@k strictly surpasses the tuned model's (a tie, e.g. both saturated at 1.0, is not an
+overtake).
 
     >>> from offtarget.stats import pass_at_k, pass_at_k_curve, crossover_k
     >>> pass_at_k(n=10, c=[0, 1, 10], k=5).round(3).tolist()   # per problem
@@ -109,14 +111,15 @@ def crossover_k(
     ks: Sequence[int] | ArrayLike | None = None,
     atol: float = 1e-12,
 ) -> int | None:
-    """Smallest k at which the reference's pass@k reaches or overtakes the tuned model's.
+    """Smallest k at which the reference's pass@k strictly surpasses the tuned model's.
 
     ``curve_ref`` and ``curve_tuned`` are benchmark-level pass@k curves evaluated at the same
-    ``ks`` (default ``1 .. len(curve)``). "Reaches" allows ``atol`` for floating-point ties,
-    so two curves that both saturate at 1.0 cross there. Returns ``None`` if the reference
-    stays strictly below the tuned model at every k; returns ``ks[0]`` if the tuned model was
-    never ahead. This is the point estimate only: curves cross noisily when they run close,
-    so read it next to the curves' intervals.
+    ``ks`` (default ``1 .. len(curve)``). "Surpasses" means by more than ``atol``, so
+    floating-point ties, and two curves that both saturate at 1.0, are not a crossover (Yue
+    et al. 2025 read the crossover as the base's mean strictly above). Returns ``None`` if the
+    reference never gets ahead; ``ks[0]`` if it is ahead from the start. This is the point
+    estimate only: curves cross noisily when they run close, so read it next to the curves'
+    intervals.
     """
     ref = np.asarray(curve_ref, dtype=float).reshape(-1)
     tuned = np.asarray(curve_tuned, dtype=float).reshape(-1)
@@ -125,5 +128,5 @@ def crossover_k(
     ks_arr = np.arange(1, ref.size + 1) if ks is None else np.asarray(ks).reshape(-1)
     if ks_arr.size != ref.size:
         raise ValueError(f"ks has {ks_arr.size} entries but the curves have {ref.size}")
-    hits = np.flatnonzero(ref >= tuned - atol)
+    hits = np.flatnonzero(ref > tuned + atol)
     return int(ks_arr[hits[0]]) if hits.size else None

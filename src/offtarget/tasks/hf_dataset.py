@@ -172,8 +172,10 @@ def hf_dataset_suite(
     if not name:
         raise OfftargetError("suite hf: name a dataset, e.g. hf:openai/gsm8k or hf:json?data_files=FILE")
     where = f"suite hf:{name}"
-    if answer_type not in ("math", "exact"):
-        raise OfftargetError(f"{where}: answer_type={answer_type!r}; use math or exact")
+    from offtarget.tasks.answers import ANSWER_TYPES
+
+    if answer_type not in ANSWER_TYPES:
+        raise OfftargetError(f"{where}: answer_type={answer_type!r}; use one of {', '.join(ANSWER_TYPES)}")
     if prompt is not None and template is not None:
         raise OfftargetError(f"{where}: give prompt= or template=, not both")
     try:

@@ -1,4 +1,4 @@
-"""Users' own tasks from a JSONL file, checked with ``math-verify`` for mathematical answers.
+"""Users' own tasks from a JSONL file, graded by the strict verifier of :mod:`offtarget.tasks.answers`.
 
 One JSON object per line::
 
@@ -8,83 +8,58 @@ One JSON object per line::
 
 Only ``prompt`` and ``answer`` are required (``answer`` is ``null`` for an item whose right
 response is to abstain; ``should_abstain`` then defaults to true). ``split`` defaults to
-``test``; use ``ood`` for shifted items so the ood probe can compare them. ``answer_type``
-is ``math`` (default: compared with math-verify, so ``0.5``, ``1/2`` and ``\\frac{1}{2}``
-agree) or ``exact`` (string equality after trimming).
+``test``; use ``ood`` for shifted items so the ood probe can compare them. ``answer_type`` is
+``math`` (default: numbers compared exactly, so ``0.5``, ``1/2`` and ``\\frac{1}{2}`` agree,
+other expressions with math-verify), ``exact`` (string equality after trimming), ``text``
+(case-insensitive) or ``choice`` (a multiple-choice letter; one-letter references are choices).
 
-The final answer of a completion is the last ``\\boxed{...}``, else an ``Answer: ...`` line,
-else the last number; its format label says which (``boxed``, ``answer-line``, ``bare``).
-A stated confidence is ``<confidence>0.8</confidence>`` or ``Confidence: 0.8``.
+The final answer of a completion comes after any ``<think>…</think>`` reasoning (an unclosed
+``<think>`` is ``truncated-reasoning``: no answer): the last ``\\boxed{...}``, else an
+``Answer: ...`` line, else a bare answer (the last number; for text answers the last line);
+its format label says which (``boxed``, ``answer-line``, ``bare``). A stated confidence is
+``<confidence>0.8</confidence>``, ``Confidence: 0.8`` or ``Confidence: 80%``; "I'm not sure,
+the question is missing a value." and other such phrases abstain (format ``abstain``).
 
     >>> task = JsonlTask.from_file("my_eval.jsonl")
-    >>> task.verify(task.problems("test", 1)[0], "... so the answer is \\\\boxed{42}")
+    >>> task.verify(task.problems("test", 1)[0], "<think>6*7</think> so the answer is \\boxed{42}")
 """
 
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from offtarget.errors import OfftargetError
 from offtarget.jsonlines import read_objects
+from offtarget.tasks.answers import (  # noqa: F401 - re-exported: the parsing API of text tasks
+    ABSTAIN_PATTERNS,
+    ANSWER_TYPES,
+    TRUNCATED,
+    answers_match,
+    as_number,
+    choice_letter,
+    extract_answer,
+    is_abstention,
+    stated_confidence,
+    strip_reasoning,
+)
 from offtarget.tasks.problem import Problem, Verdict
 
-ABSTAIN_PATTERNS = re.compile(
-    r"\b(i don'?t know|i do not know|cannot be determined|can'?t be determined|not enough information|"
-    r"insufficient information|unanswerable|i cannot answer|i can'?t answer|no answer)\b",
-    re.IGNORECASE,
-)
-_BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
-_ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*([^\n]+)", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
-_CONF = re.compile(r"<confidence>\s*([^<]*)</confidence>|confidence\s*[:=]\s*([0-9.]+)", re.IGNORECASE)
 _KEYS = {"id", "prompt", "answer", "split", "slice", "should_abstain", "metadata"}
+FORMATS = ("boxed", "answer-line", "bare")
+"""The answer formats :meth:`JsonlTask.verify` returns besides ``abstain``, ``malformed`` and
+``truncated-reasoning`` (no answer: those are not formats a reward should pay for)."""
 
 
-def extract_answer(text: str) -> tuple[str | None, str]:
-    """The final answer and the format label it was found by."""
-    boxed = _BOXED.findall(text)
-    if boxed:
-        return boxed[-1].strip(), "boxed"
-    line = _ANSWER_LINE.findall(text)
-    if line:
-        return line[-1].strip().rstrip("."), "answer-line"
-    nums = _NUMBER.findall(text)
-    if nums:
-        return nums[-1], "bare"
-    return None, "malformed"
-
-
-def stated_confidence(text: str) -> float | None:
-    m = None
-    for m in _CONF.finditer(text):
-        pass
-    if m is None:
-        return None
-    raw = m.group(1) if m.group(1) is not None else m.group(2)
-    try:
-        q = float(raw.strip().rstrip("%"))
-    except ValueError:
-        return None
-    return q if 0.0 <= q <= 1.0 else None
-
-
-def answers_match(predicted: str, reference: str, answer_type: str = "math") -> bool:
-    """math-verify equivalence for mathematical answers, trimmed string equality otherwise."""
-    if answer_type == "exact":
-        return predicted.strip() == reference.strip()
-    if predicted.replace(",", "").strip() == reference.replace(",", "").strip():
-        return True
-    from math_verify import parse, verify
-
-    try:
-        gold = parse(f"${reference}$")
-        pred = parse(f"${predicted}$")
-        return bool(gold) and bool(pred) and bool(verify(gold, pred))
-    except Exception:  # noqa: BLE001 - math-verify raises on unparseable input; that is "no match"
-        return False
+def extraction_type(answer_type: str, reference: str | None) -> str:
+    """How to look for a bare answer: a number for numeric references whatever ``answer_type`` says."""
+    if answer_type in ("exact", "text") and reference is not None and as_number(reference) is not None:
+        return "math"
+    if answer_type not in ("exact", "text") and reference is not None and choice_letter(reference) \
+            and len(reference.strip("() ")) == 1:
+        return "choice"
+    return answer_type
 
 
 @dataclass
@@ -93,10 +68,10 @@ class JsonlTask:
 
     name: str
     items: list[Problem] = field(default_factory=list)
-    formats: tuple[str, ...] = ("boxed", "answer-line", "bare")
+    formats: tuple[str, ...] = FORMATS
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "JsonlTask":
+    def from_file(cls, path: str | Path) -> JsonlTask:
         path = Path(path)
         items: list[Problem] = []
         seen: set[str] = set()
@@ -118,6 +93,9 @@ class JsonlTask:
             metadata = row.get("metadata", {})
             if not isinstance(metadata, dict):
                 raise OfftargetError(f"{path}:{lineno}: field 'metadata' must be an object")
+            if metadata.get("answer_type", "math") not in ANSWER_TYPES:
+                raise OfftargetError(f"{path}:{lineno}: metadata.answer_type {metadata['answer_type']!r} is not one "
+                                     f"of {', '.join(ANSWER_TYPES)}")
             items.append(Problem(
                 id=pid, prompt=row["prompt"], answer=None if answer is None else str(answer),
                 split=str(row.get("split", "test")), slice=str(row.get("slice", "all")),
@@ -131,17 +109,38 @@ class JsonlTask:
         pool = [p for p in self.items if p.split == split]
         if n >= len(pool):
             return pool
-        picked = set(p.id for p in random.Random(f"{self.name}/{split}/{seed}").sample(pool, n))
+        picked = {p.id for p in random.Random(f"{self.name}/{split}/{seed}").sample(pool, n)}
         return [p for p in pool if p.id in picked]
 
+    def render_answer(self, problem: Problem, fmt: str, answer: str) -> str:
+        """``answer`` written in one of :data:`FORMATS` (the red-team's honest completions use it)."""
+        if fmt == "boxed":
+            return f"\\boxed{{{answer}}}"
+        if fmt == "answer-line":
+            return f"Answer: {answer}"
+        if fmt == "bare":
+            return answer
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+
     def verify(self, problem: Problem, completion: str) -> Verdict:
+        answer_type = str(problem.metadata.get("answer_type", "math"))
         confidence = stated_confidence(completion)
-        answer, fmt = extract_answer(completion)
-        if ABSTAIN_PATTERNS.search(completion) and fmt in ("malformed", "bare"):
+        answer, fmt = extract_answer(completion, extraction_type(answer_type, problem.answer))
+        if fmt == TRUNCATED:
+            return Verdict(None, False, False, TRUNCATED, None)
+        correct = answer is not None and problem.answer is not None and answers_match(
+            answer, problem.answer, answer_type
+        )
+        # an explicit answer that is itself "I don't know" abstains; beside a bare number (often
+        # part of the question) any abstention phrase wins: hedging is not answering
+        explicit = fmt in ("boxed", "answer-line")
+        if (explicit and not correct and is_abstention(answer)) or (not explicit and is_abstention(_visible(completion))):
             return Verdict(None, False, True, "abstain", confidence)
         if answer is None:
             return Verdict(None, False, False, "malformed", confidence)
-        correct = problem.answer is not None and answers_match(
-            answer, problem.answer, problem.metadata.get("answer_type", "math")
-        )
         return Verdict(answer, correct, False, fmt, confidence)
+
+
+def _visible(completion: str) -> str:
+    """The completion after its reasoning (abstention phrases inside ``<think>`` do not count)."""
+    return strip_reasoning(completion) or ""

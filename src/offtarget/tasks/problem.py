@@ -68,7 +68,8 @@ class Task(Protocol):
 
     name: str
     formats: tuple[str, ...]
-    """Every format label :meth:`verify` can return besides ``abstain`` and ``malformed``."""
+    """Every format label :meth:`verify` can return besides ``abstain``, ``malformed`` and
+    ``truncated-reasoning`` (an unclosed ``<think>``: no answer, and no format)."""
 
     def problems(self, split: str, n: int, seed: int = 0) -> list[Problem]:
         """``n`` problems of ``split``, deterministic in ``seed``."""
