@@ -41,7 +41,10 @@ DEFAULT_LAB_DIR = "models/lab"
 def _setup(threads: int = typer.Option(0, help="torch CPU threads (0: the cores this process may use)")) -> None:
     import torch
 
-    n = threads or int(os.environ.get("OFFTARGET_THREADS", 0)) or len(os.sched_getaffinity(0))
+    # OMP_NUM_THREADS, when set, says how many cores this process may use (two torch processes each
+    # taking every core run many times slower than one at a time)
+    n = (threads or int(os.environ.get("OFFTARGET_THREADS") or 0) or int(os.environ.get("OMP_NUM_THREADS") or 0)
+         or len(os.sched_getaffinity(0)))
     torch.set_num_threads(max(1, n))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets
