@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DEMO    ?= runs/demo
 
-.PHONY: demo test test-fast lab-all bench lint clean vllm-env test-vllm bench-vllm
+.PHONY: model demo test test-fast lab-all bench lint clean vllm-env test-vllm bench-vllm
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
+
+# a real pretrained model (SmolLM2-135M-Instruct, 538 MB) into OFFTARGET_HOME/models (default ~/.cache/offtarget/models)
+model: $(STAMP)
+	$(BIN)/offtarget models get smollm2-135m-instruct
 
 demo: $(STAMP)
 	$(BIN)/offtarget lab build

@@ -19,6 +19,7 @@ from rich.markup import escape
 from offtarget.audit.config import AuditConfig
 from offtarget.config import config_command
 from offtarget.errors import OfftargetError
+from offtarget.models.commands import app as models_app
 from offtarget.preflight.commands import HELP as PREFLIGHT_HELP
 from offtarget.preflight.commands import run_preflight_command
 from offtarget.preflight.config import PreflightConfig
@@ -30,6 +31,7 @@ lab_app = typer.Typer(no_args_is_help=True, help="Tiny real transformers on CPU 
 app.add_typer(lab_app, name="lab")
 # sub-commands: each package owns its typer app (imports stay light: torch loads inside commands)
 app.add_typer(train_app, name="train")
+app.add_typer(models_app, name="models")
 config_command(app, PreflightConfig, run_preflight_command, "preflight", PREFLIGHT_HELP)
 console = Console(stderr=False)
 

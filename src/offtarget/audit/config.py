@@ -113,6 +113,9 @@ class AuditConfig:
     def validate(self) -> None:
         if not self.models:
             raise OfftargetError("no checkpoints: pass --model NAME=PATH at least once")
+        from offtarget.evidence.source import resolve_spec
+
+        self.models = {name: resolve_spec(spec) for name, spec in self.models.items()}
         if self.reference and self.reference not in self.models:
             raise OfftargetError(f"--reference {self.reference!r} is not one of the --model names {list(self.models)}")
         if self.samples < 1 or self.problems < 1:

@@ -44,6 +44,20 @@ class ModelSpec:
         return self.path if self.kind == "checkpoint" else self.checkpoint
 
 
+def resolve_spec(spec: str) -> str:
+    """A ``--model`` value with its checkpoint part resolved (known model names, ``.gguf`` files, see
+    :func:`offtarget.models.registry.resolve_model_path`); log paths stay as given."""
+    from offtarget.models.registry import resolve_model_path
+
+    kind, sep, rest = spec.partition(":")
+    if not sep or kind not in SOURCES:
+        return resolve_model_path(spec)
+    path, at, ckpt = rest.rpartition("@")
+    if not at or Path(rest).exists() or not ckpt:
+        return spec
+    return f"{kind}:{path}@{resolve_model_path(ckpt)}"
+
+
 def parse_model_spec(spec: str) -> ModelSpec:
     """``kind:PATH[@CHECKPOINT]`` for a log, anything else is a checkpoint path."""
     kind, sep, rest = spec.partition(":")

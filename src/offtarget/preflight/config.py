@@ -82,6 +82,10 @@ class PreflightConfig:
     def validate(self) -> None:
         if not self.model:
             raise OfftargetError("no checkpoint: pass --model PATH (the model RL would start from)")
+        from offtarget.models.registry import resolve_model_path
+
+        self.model = resolve_model_path(self.model)
+        self.reference = resolve_model_path(self.reference) if self.reference else self.reference
         for flag, path in (("--model", self.model), ("--reference", self.reference)):
             if path is not None and not (Path(path) / "config.json").exists():
                 raise OfftargetError(f"{flag} {path}: no Hugging Face checkpoint there (config.json missing)")

@@ -277,6 +277,9 @@ class GRPORunConfig(MonitorOptions, RunOptions):
 def _validate_common(cfg: Any) -> None:
     if not cfg.model:
         raise OfftargetError("--model: give the starting checkpoint directory, e.g. --model models/lab/sft")
+    from offtarget.models.registry import resolve_model_path
+
+    cfg.model = resolve_model_path(cfg.model)
     _positive(cfg, "steps", "logging_steps")
     if cfg.save_steps < 0 or cfg.monitor_every < 0:
         raise OfftargetError("--save-steps and --monitor-every must be >= 0 (0 turns them off)")
