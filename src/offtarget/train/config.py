@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 
 from offtarget.config import config_to_yaml, field_docs, field_types, load_config
 from offtarget.errors import OfftargetError
+from offtarget.train.defaults import fill_model_defaults
+from offtarget.train.lora import LLAMA_PROJECTIONS, check_lora_options
 
 C = TypeVar("C")
 
@@ -43,8 +45,9 @@ class RunOptions:
     """What every training run needs: the start model, the run directory, the schedule."""
 
     model: str | None = None
-    """Starting checkpoint: a local directory saved with save_pretrained. GRPO with beta > 0 reloads it from
-    this path as the KL reference, so it must be on disk."""
+    """Starting checkpoint: a local directory saved with save_pretrained, a known model's name
+    (smollm2-135m-instruct, after `offtarget models get`) or a .gguf file. GRPO with beta > 0 reloads it
+    from this path as the KL reference (with --lora the adapter-disabled model is the reference instead)."""
     out: str = "runs/train"
     """Run directory: config.yaml, monitor.jsonl, samples.jsonl, checkpoints/, final/ (the trained model)."""
     task: str = "arithmetic"
@@ -54,8 +57,10 @@ class RunOptions:
     """Seed for data order, sampling and initialisation of everything random."""
     steps: int = 300
     """Optimizer steps (max_steps)."""
-    learning_rate: float = 1e-4
-    """Peak learning rate (AdamW)."""
+    learning_rate: float | None = None
+    """Peak learning rate (AdamW). Unset: 2e-4 with --lora (a zero-initialised low-rank update needs about
+    10x the full rate), 1e-5 for full fine-tuning of a pretrained model (>= 10 M parameters; higher rates
+    wreck what pretraining learned), 1e-4 for the lab's toys trained from scratch."""
     lr_scheduler: str = "constant"
     """transformers scheduler name (constant, linear, cosine, ...). Constant: the lab's GRPO runs used it."""
     warmup_steps: int = 0
@@ -82,6 +87,19 @@ class RunOptions:
     verbose: bool = False
     """Print TRL's log dict at every logging step, transformers' weight-loading bars and warnings (also
     OFFTARGET_VERBOSE=1). Off: the metrics still go to report_to, the trainer's log_history and summary.json."""
+    lora: bool = False
+    """Train a LoRA adapter (peft) instead of every weight; final/ then holds only the adapter (a few MB)
+    whose base is the start model (audit it with --model rl=OUT/final)."""
+    lora_rank: int = 16
+    """LoRA rank r: 16 is enough for RL updates, which are low-rank (LoRA Without Regret, 2025)."""
+    lora_alpha: int = 32
+    """LoRA alpha; the update is scaled by alpha / rank (2 here)."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA input. 0: GRPO turns dropout off anyway (policy and reference log-probs must
+    come from one deterministic network)."""
+    lora_target_modules: list[str] = field(default_factory=lambda: list(LLAMA_PROJECTIONS))
+    """Linear layers that get adapters (repeat the flag or comma-separate): every attention and MLP
+    projection of a Llama block by default; all-linear for any architecture."""
     trl_args: dict = field(default_factory=dict)
     """Extra fields of TRL's GRPOConfig / SFTConfig, passed through and winning over offtarget's own
     (``--trl-args gradient_checkpointing=true --trl-args max_grad_norm=0.5``, or a mapping in YAML)."""
@@ -138,8 +156,9 @@ class SFTRunConfig(MonitorOptions, RunOptions):
     """Training data: a JSONL file of {"prompt", "completion"} rows (TRL's prompt-completion format)."""
     batch_size: int = 64
     """Sequences per optimizer step (per process)."""
-    learning_rate: float = 1e-3
-    """Peak learning rate; 1e-3 is what the lab's SFT used on its 0.86 M-parameter model."""
+    learning_rate: float | None = None
+    """Peak learning rate. Unset: 1e-3 for the lab's toys (what its SFT used on 0.86 M parameters), 1e-5 for
+    full fine-tuning of a pretrained model, 2e-4 with --lora (about 10x the full rate for a low-rank update)."""
     warmup_steps: int = 20
     """Linear warm-up steps."""
     lr_scheduler: str = "linear"
@@ -153,6 +172,7 @@ class SFTRunConfig(MonitorOptions, RunOptions):
 
     def validate(self) -> None:
         _validate_common(self)
+        fill_model_defaults(self, "sft")
         if not self.data:
             raise OfftargetError("--data: give a JSONL file of {\"prompt\", \"completion\"} rows")
         if not Path(self.data).is_file():
@@ -204,8 +224,13 @@ class GRPORunConfig(MonitorOptions, RunOptions):
     """Training problems drawn from the task's train split (before the difficulty window)."""
     train_file: str | None = None
     """Instead of drawing from the task: a JSONL file of Problem records (id, prompt, answer, ...)."""
-    difficulty_window: bool = True
-    """Offline filter: measure each prompt's pass rate with the start model and keep low <= p <= high."""
+    difficulty_window: bool | None = None
+    """Offline filter: measure each prompt's pass rate with the start model and keep low <= p <= high. Unset:
+    on for the lab's toys, off for a pretrained model (2,000 prompts x 8 samples before step 1 take hours on
+    a CPU; turn it on with --difficulty-prompts to bound the cost)."""
+    difficulty_prompts: int = 0
+    """Measure (and then train on) only the first this many training problems when the window is on (0: all
+    of --train-problems). A few hundred keep the window cheap on a real model."""
     difficulty_low: float = 0.1
     """Lowest pass rate kept (below: too hard, the group almost never has a success to learn from)."""
     difficulty_high: float = 0.9
@@ -239,6 +264,9 @@ class GRPORunConfig(MonitorOptions, RunOptions):
 
     def validate(self) -> None:
         _validate_common(self)
+        fill_model_defaults(self, "grpo")
+        if self.difficulty_prompts < 0:
+            raise OfftargetError(f"--difficulty-prompts {self.difficulty_prompts}: must be >= 0 (0: all)")
         _positive(self, "prompts_per_step", "max_completion_length", "gradient_accumulation_steps",
                   "train_problems", "difficulty_samples")
         if self.num_generations < 2:
@@ -283,7 +311,9 @@ def _validate_common(cfg: Any) -> None:
     _positive(cfg, "steps", "logging_steps")
     if cfg.save_steps < 0 or cfg.monitor_every < 0:
         raise OfftargetError("--save-steps and --monitor-every must be >= 0 (0 turns them off)")
-    if cfg.learning_rate <= 0 or not math.isfinite(cfg.learning_rate):
+    cfg.lora_target_modules = [t.strip() for item in cfg.lora_target_modules for t in str(item).split(",") if t.strip()]
+    check_lora_options(cfg)
+    if cfg.learning_rate is not None and (cfg.learning_rate <= 0 or not math.isfinite(cfg.learning_rate)):
         raise OfftargetError(f"--learning-rate {cfg.learning_rate}: must be a positive number")
     _choice(cfg, "guard_action", GUARD_ACTIONS)
     _choice(cfg, "device", ("auto", "cpu", "cuda"))

@@ -93,8 +93,15 @@ def prepare_problems(cfg: GRPORunConfig, task: Any, ckpt: Any, run: Any, log: Ca
         write_problems,
     )
 
+    from offtarget.train.defaults import window_note
+
     problems = training_problems(task, cfg.train_problems, cfg.seed, cfg.train_file)
     rates = None
+    note = window_note(cfg, len(problems))
+    if note:
+        log(note)
+    if cfg.difficulty_prompts and (cfg.difficulty_window or cfg.curriculum == "difficulty"):
+        problems = problems[: cfg.difficulty_prompts]
     if cfg.difficulty_window or cfg.curriculum == "difficulty":
         outcome = make_reward(cfg.outcome_reward, task)
         params = SamplingParams(n=cfg.difficulty_samples, temperature=cfg.temperature, top_p=cfg.top_p,
@@ -133,6 +140,7 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
     from offtarget.tasks import get_task
     from offtarget.train.data import check_prompt_tokens, prompt_rows, read_problems, uses_chat_template
     from offtarget.train.grpo import Curation, OfftargetGRPOTrainer, SampleLogWriter
+    from offtarget.train.lora import lora_config
     from offtarget.train.monitor import GuardMonitor
     from offtarget.train.session import (
         Timer,
@@ -199,6 +207,7 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
     trainer = OfftargetGRPOTrainer(
         model=ckpt.model, reward_funcs=funcs, args=args, train_dataset=Dataset.from_list(rows),
         processing_class=ckpt.tokenizer, curation=curation,
+        peft_config=lora_config(cfg, ckpt.model) if cfg.lora else None,
     )
     check_prompt_tokens(trainer, rows[:8], cfg.chat_template)
     quiet_trainer(trainer, cfg.verbose)
@@ -212,6 +221,7 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
     resume_from = resume_point(run, cfg, state)
     log_main(f"GRPO: {len(problems)} prompts, {cfg.steps} steps × {cfg.prompts_per_step} prompts × "
              f"{cfg.num_generations} completions{' (RoC from ' + str(group) + ')' if cfg.roc else ''}, "
+             f"{'LoRA r=' + str(cfg.lora_rank) + ', ' if cfg.lora else ''}lr {cfg.learning_rate:g}, "
              f"{world} process(es) on {device}" + (f"; resuming from {resume_from}" if resume_from else ""))
     timer = Timer()
     trainer.train(resume_from_checkpoint=resume_from)

@@ -111,8 +111,10 @@ def replace_dir(tmp: Path, dest: Path) -> None:
 class RunDir:
     """Paths and safe writes of one training run directory (see the module docstring)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, start_model: str | None = None) -> None:
         self.root = Path(root)
+        self.start_model = start_model
+        """The start checkpoint: a LoRA adapter saved here names it (portably) as its base."""
 
     # paths ------------------------------------------------------------------------------------
     @property
@@ -216,6 +218,11 @@ class RunDir:
             (tmp / "training_args.bin").unlink(missing_ok=True)
             if meta is not None:
                 write_json_atomic(tmp / meta_name, meta)
+            start = (meta or {}).get("start_model") or self.start_model
+            if start and (tmp / "adapter_config.json").exists():
+                from offtarget.models.adapters import record_base
+
+                record_base(tmp, start)  # a portable base name, not this machine's absolute path
             replace_dir(tmp, dest)
         trainer.accelerator.wait_for_everyone()
 

@@ -88,7 +88,7 @@ def quiet_trainer(trainer: Any, verbose: bool) -> None:
 def start(cfg: Any, state: Any) -> RunDir:
     """Prepare the run directory and write ``config.yaml`` (main process); every process waits."""
     quiet(cfg.verbose)
-    run = RunDir(cfg.out)
+    run = RunDir(cfg.out, start_model=cfg.model)
     run.prepare(resume=cfg.resume, overwrite=cfg.overwrite, is_main=state.is_main_process)
     state.wait_for_everyone()
     if state.is_main_process:

@@ -55,8 +55,11 @@ def run_sft(cfg: SFTRunConfig, log: Callable[[str], None] | None = None) -> dict
         completion_only_loss=cfg.completion_only_loss,
         max_length=cfg.max_length,
     )
+    from offtarget.train.lora import lora_config
+
     trainer = SFTTrainer(model=ckpt.model, args=args, train_dataset=Dataset.from_list(rows),
-                         processing_class=ckpt.tokenizer)
+                         processing_class=ckpt.tokenizer,
+                         peft_config=lora_config(cfg, ckpt.model) if cfg.lora else None)
     quiet_trainer(trainer, cfg.verbose)
     monitor = None
     if cfg.monitor_every:
