@@ -92,7 +92,6 @@ def prepare_problems(cfg: GRPORunConfig, task: Any, ckpt: Any, run: Any, log: Ca
         training_problems,
         write_problems,
     )
-
     from offtarget.train.defaults import window_note
 
     problems = training_problems(task, cfg.train_problems, cfg.seed, cfg.train_file)
