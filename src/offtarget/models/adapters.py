@@ -1,9 +1,18 @@
-"""PEFT adapter directories as checkpoints: where their base is, what identifies them.
+"""PEFT adapter directories as checkpoints: where their base is, what identifies them, and the
+merged checkpoint every engine and probe reads.
 
 An adapter directory (``adapter_config.json`` + ``adapter_model.safetensors``) names its base in
-``base_model_name_or_path``. offtarget writes a portable name there (a known model's name or a
-path relative to nothing machine-specific, see :func:`record_base`) and the base's fingerprint in
-``offtarget_adapter.json``, so a wrong or changed base is caught before anything is sampled.
+``base_model_name_or_path``. offtarget writes a portable name there (a known model's name, or the
+path it was given, never this machine's cache path; see :func:`record_base`) and the base's
+fingerprint in ``offtarget_adapter.json``, so a wrong or changed base is caught before anything is
+sampled.
+
+Wherever a checkpoint is accepted, an adapter directory resolves to a merged copy
+(``merge_and_unload``: W + (alpha / r) B A in every adapted layer) in
+``$OFFTARGET_HOME/merged/<key>``, keyed by base and adapter together (:func:`adapter_fingerprint`).
+Merged weights sample as fast as the base (no extra LoRA matmuls per layer), the weights probe
+then reads the merged update like any fine-tune, and vLLM loads it unchanged. The merge costs one
+base-sized folder on disk per adapter, written once.
 """
 
 from __future__ import annotations
@@ -89,3 +98,63 @@ def adapter_fingerprint(adapter_dir: str | os.PathLike, base_dir: str | os.PathL
     cfg.pop("base_model_name_or_path", None)
     h.update(json.dumps(cfg, sort_keys=True).encode())
     return h.hexdigest()[:16]
+
+
+def merged_checkpoint(adapter_dir: str | os.PathLike) -> Path:
+    """The merged checkpoint of an adapter (written once; an interrupted merge leaves no folder behind).
+
+    Bad inputs are one-line errors: a missing base, a base whose fingerprint differs from the recorded
+    one, an adapter whose shapes or layer names do not fit the base.
+    """
+    from offtarget.models.gguf_convert import remove_stale_partials, replace_dir
+    from offtarget.models.registry import offtarget_home
+
+    root = Path(adapter_dir)
+    base = adapter_base(root)
+    target = offtarget_home() / "merged" / adapter_fingerprint(root, base)
+    if (target / "config.json").is_file():
+        return target
+    remove_stale_partials(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
+    try:
+        _merge_into(root, base, tmp)
+        replace_dir(tmp, target)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _merge_into(adapter: Path, base: str, out: Path) -> None:
+    import shutil
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(base, dtype="auto")
+    except Exception as exc:  # noqa: BLE001 - a broken base is a user error here
+        raise OfftargetError(f"adapter {adapter}: its base {base} failed to load ({_first_line(exc)})") from None
+    try:
+        merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise OfftargetError(f"adapter {adapter} does not fit its base {base} (wrong base? {_first_line(exc)})") from None
+    merged.save_pretrained(out, safe_serialization=True)
+    tokenizer_from = adapter if (adapter / "tokenizer_config.json").is_file() else Path(base)
+    for f in tokenizer_from.iterdir():
+        if f.is_file() and (f.name.startswith(("tokenizer", "special_tokens", "added_tokens", "vocab", "merges"))
+                            or f.name in ("chat_template.jinja", "chat_template.json") or f.suffix == ".model"):
+            shutil.copy2(f, out / f.name)
+    record = {"kind": "offtarget_merged_adapter", "version": 1, "adapter": str(adapter.resolve()), "base": base}
+    (out / "offtarget_merged.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:300] + "…") if len(text) > 300 else (text or exc.__class__.__name__)

@@ -271,10 +271,18 @@ def check_same_tokenizer(a: Checkpoint, b: Checkpoint) -> None:
 def describe(path: str) -> dict:
     """Small JSON-able facts about a checkpoint for the report header."""
     cfg = json.loads((Path(path) / "config.json").read_text())
-    return {
+    out = {
         "path": str(path),
         "architecture": (cfg.get("architectures") or ["?"])[0],
         "layers": cfg.get("num_hidden_layers"),
         "hidden": cfg.get("hidden_size"),
         "vocab": cfg.get("vocab_size"),
     }
+    merged = Path(path) / "offtarget_merged.json"  # a LoRA adapter merged into its base for sampling
+    if merged.is_file():
+        try:
+            record = json.loads(merged.read_text())
+            out.update(adapter=record.get("adapter"), base=record.get("base"))
+        except (OSError, ValueError):
+            pass
+    return out

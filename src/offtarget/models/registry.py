@@ -90,6 +90,8 @@ def resolve_model_path(spec: str | os.PathLike) -> str:
     ``train --model``, adapters' ``base_model_name_or_path``) calls this one function:
 
     - an existing directory is returned unchanged (a local folder wins over a known name);
+    - a PEFT adapter directory (``adapter_config.json``, e.g. ``runs/g1/final`` of ``train --lora``) →
+      its merged checkpoint, base found through this same function (see :mod:`offtarget.models.adapters`);
     - a known name (``smollm2-135m-instruct``, ``smollm2-135m-instruct-bfloat16``) or its Hugging
       Face repo id (``HuggingFaceTB/SmolLM2-135M-Instruct``) → the folder ``offtarget models get``
       wrote; a one-line error with the command to run when it is missing;
@@ -100,7 +102,9 @@ def resolve_model_path(spec: str | os.PathLike) -> str:
     text = str(spec)
     path = Path(text).expanduser()
     if path.is_dir():
-        return text
+        from offtarget.models.adapters import is_adapter_dir, merged_checkpoint
+
+        return str(merged_checkpoint(path)) if is_adapter_dir(path) else text
     known = _known_name(text) or next(((m.name, DEFAULT_DTYPE) for m in KNOWN_MODELS.values() if m.hf_repo == text),
                                       None)
     if known is not None:
