@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 from offtarget.errors import OfftargetError
@@ -106,7 +107,7 @@ def merged_checkpoint(adapter_dir: str | os.PathLike) -> Path:
     Bad inputs are one-line errors: a missing base, a base whose fingerprint differs from the recorded
     one, an adapter whose shapes or layer names do not fit the base.
     """
-    from offtarget.models.gguf_convert import remove_stale_partials, replace_dir
+    from offtarget.models.gguf_convert import partial_dir, remove_stale_partials, replace_dir
     from offtarget.models.registry import offtarget_home
 
     root = Path(adapter_dir)
@@ -115,10 +116,7 @@ def merged_checkpoint(adapter_dir: str | os.PathLike) -> Path:
     if (target / "config.json").is_file():
         return target
     remove_stale_partials(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
+    tmp = partial_dir(target)
     try:
         _merge_into(root, base, tmp)
         replace_dir(tmp, target)
@@ -142,7 +140,9 @@ def _merge_into(adapter: Path, base: str, out: Path) -> None:
     except Exception as exc:  # noqa: BLE001 - a broken base is a user error here
         raise OfftargetError(f"adapter {adapter}: its base {base} failed to load ({_first_line(exc)})") from None
     try:
-        merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        with warnings.catch_warnings():  # transformers' deprecation notices about checkpointing aliases
+            warnings.simplefilter("ignore", FutureWarning)
+            merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     except (RuntimeError, ValueError, KeyError) as exc:
         raise OfftargetError(f"adapter {adapter} does not fit its base {base} (wrong base? {_first_line(exc)})") from None
     merged.save_pretrained(out, safe_serialization=True)
@@ -157,4 +157,6 @@ def _merge_into(adapter: Path, base: str, out: Path) -> None:
 
 def _first_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
-    return (text[:300] + "…") if len(text) > 300 else (text or exc.__class__.__name__)
+    if "size mismatch" in text:  # keep the first mismatch: the layer and both shapes say enough
+        text = "size mismatch" + text.split("size mismatch", 2)[1]
+    return (text[:240] + "…") if len(text) > 240 else (text or exc.__class__.__name__)
