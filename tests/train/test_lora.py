@@ -71,11 +71,11 @@ def test_lora_target_that_the_model_lacks_is_one_line(tmp_path):
 
 
 def test_defaults_follow_the_start_model(tmp_path):
+    from transformers import AutoModelForCausalLM
+
     from offtarget.config import load_config
     from offtarget.train.config import GRPORunConfig, SFTRunConfig
     from offtarget.train.defaults import parameter_count
-
-    from transformers import AutoModelForCausalLM
 
     n = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(SFT).parameters())
     # the safetensors header also lists the tied output head once saved separately; none here

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from offtarget.errors import OfftargetError
 
-_ENCODER_ONLY_OR_SEQ2SEQ = frozenset({"t5", "t5encoder", "umt5", "bert", "nomic-bert", "clip"})
-"""GGUF architectures that are not decoder-only language models."""
+_ENCODER_ONLY_OR_SEQ2SEQ = frozenset({"t5", "t5encoder", "umt5", "bert", "nomic-bert", "clip", "general", "tokenizer"})
+"""GGUF architectures that are not decoder-only language models (and mapping sections that are no architecture)."""
 
 
 def gguf_architecture(path: Path) -> str:
