@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DEMO    ?= runs/demo
 
-.PHONY: model demo test test-fast lab-all bench lint clean vllm-env test-vllm bench-vllm
+.PHONY: model demo test test-fast test-real lab-all bench lint clean vllm-env test-vllm bench-vllm
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
+
+# the real-model smoke test alone: fetch + convert SmolLM2 (cached), 2 LoRA GRPO steps, a small audit (~2-3 min)
+test-real: $(STAMP)
+	$(BIN)/pytest -q -m real tests/real
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
