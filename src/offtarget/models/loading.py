@@ -228,8 +228,13 @@ def load_checkpoint(
 ) -> Checkpoint:
     """Load model and tokenizer from a local directory, in eval mode, padding on the left.
 
-    ``full_fingerprint`` hashes every weight byte (see :func:`fingerprint`).
+    ``full_fingerprint`` hashes every weight byte (see :func:`fingerprint`). ``path`` may also be a
+    known model's name, a ``.gguf`` file or a LoRA adapter directory
+    (:func:`offtarget.models.registry.resolve_model_path`).
     """
+    from offtarget.models.registry import resolve_model_path
+
+    given, path = path, resolve_model_path(path)
     root = _check_dir(path)
     tokenizer = load_tokenizer(path, trust_remote_code)
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
@@ -241,11 +246,14 @@ def load_checkpoint(
         msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise OfftargetError(f"checkpoint {path!r}: model failed to load ({msg})")
     model.to(resolve_device(device)).eval()
-    return Checkpoint(name or root.name, str(root), model, tokenizer, fingerprint(root, full=full_fingerprint))
+    return Checkpoint(name or Path(given).name, str(root), model, tokenizer, fingerprint(root, full=full_fingerprint))
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """A checkpoint's tokenizer alone, padding on the left as the sampler uses it."""
+    from offtarget.models.registry import resolve_model_path
+
+    path = resolve_model_path(path)
     root = _check_dir(path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(root, trust_remote_code=trust_remote_code)
