@@ -123,3 +123,17 @@ def test_trl_reference_is_the_adapter_disabled_start_model(tmp_path):
         original = start(ids).logits
     torch.testing.assert_close(reference, original, rtol=0, atol=1e-6)
     assert (trained - original).abs().max() > 1e-4
+
+
+@pytest.mark.slow
+def test_monitor_scores_exact_kl_against_the_adapter_disabled_model(tmp_path):
+    out = tmp_path / "g"
+    res = invoke("train", "grpo", "--model", SFT, "--out", out, "--lora", "--learning-rate", "5e-3", "--steps", "4",
+                 "--prompts-per-step", "4", "--num-generations", "4", "--train-problems", "32",
+                 "--no-difficulty-window", "--save-steps", "0", "--no-progress",
+                 "--monitor-every", "2", "--monitor-problems", "8", "--monitor-samples", "2")
+    assert res.exit_code == 0, res.output
+    passes = [json.loads(line) for line in (out / "monitor.jsonl").read_text().splitlines()]
+    assert [p["kl_method"] for p in passes] == ["exact"] * 3
+    assert passes[0]["kl_per_token"] == pytest.approx(0.0, abs=1e-6)  # the adapter starts at B = 0
+    assert passes[-1]["kl_per_token"] > 1e-3

@@ -50,3 +50,28 @@ def check_lora_options(cfg: Any) -> None:
         raise OfftargetError(f"--lora-dropout {cfg.lora_dropout}: must be in [0, 1)")
     if not cfg.lora_target_modules:
         raise OfftargetError("--lora-target-modules: give module names (e.g. q_proj,v_proj) or all-linear")
+
+
+class AdapterDisabled:
+    """The start model inside a PEFT-wrapped policy: the same network called with its adapter switched
+    off. The monitor scores exact KL(start || current) against it without loading a second copy."""
+
+    def __init__(self, peft_model: Any) -> None:
+        self.peft_model = peft_model
+
+    def __call__(self, **inputs: Any) -> Any:
+        with self.peft_model.disable_adapter():
+            return self.peft_model(**inputs)
+
+    forward = __call__
+
+    @property
+    def device(self) -> Any:
+        return self.peft_model.device
+
+    @property
+    def config(self) -> Any:
+        return self.peft_model.config
+
+    def get_output_embeddings(self) -> Any:
+        return self.peft_model.get_output_embeddings()

@@ -490,13 +490,19 @@ class GuardMonitor(TrainerCallback):
         return all_records, [tuple(r) for r in all_kl]
 
     def _reference_model(self) -> Any:
-        """TRL's reference model when it can be run locally (beta > 0, no ZeRO-3 / FSDP sharding)."""
-        ref = getattr(self.trainer, "ref_model", None)
-        if ref is None:
-            return None
+        """TRL's reference model when it can be run locally (beta > 0, no ZeRO-3 / FSDP sharding); with a
+        LoRA policy the same network with its adapter disabled (exactly the start model, at any beta)."""
         dist = str(getattr(self.trainer.accelerator, "distributed_type", "NO"))
         if "DEEPSPEED" in dist or "FSDP" in dist:
             return None  # sharded: a forward would need every process in lockstep
+        ref = getattr(self.trainer, "ref_model", None)
+        if ref is None:
+            from accelerate.utils import is_peft_model
+
+            from offtarget.train.lora import AdapterDisabled
+
+            policy = self.trainer.accelerator.unwrap_model(self.trainer.model)
+            return AdapterDisabled(policy) if is_peft_model(policy) else None
         return self.trainer.accelerator.unwrap_model(ref)
 
     # -- reference samples for KL ------------------------------------------------------------------
