@@ -36,7 +36,8 @@ KL: start-model samples of the in-distribution prompts are drawn once and kept i
 (:func:`offtarget.models.loading.fingerprint`); a file drawn from another model is redrawn on a
 fresh run and refused on a resumed one. Each pass scores them teacher-forced: exact over the
 vocabulary with TRL's reference model when it is loaded (beta > 0, no ZeRO-3/FSDP;
-:func:`offtarget.models.scoring.forward_kl`), else the sampled estimate, mean over tokens of
+:func:`offtarget.models.scoring.forward_kl`) or, for a LoRA policy, the same network with its adapter
+disabled; else the sampled estimate, mean over tokens of
 log π_start(y_t) − log π(y_t).
 
 Guards (``MonitorOptions``; empty = off): ``entropy_min``, ``ece_max``, ``dominant_format_max``,
