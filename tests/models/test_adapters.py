@@ -165,3 +165,14 @@ def test_adapter_on_a_base_of_other_shapes_is_one_line(tmp_path, home):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not fit its base" in lines[0]
+
+
+def test_eval_log_checkpoint_may_be_an_adapter(tmp_path, home):
+    from offtarget.evidence.source import resolve_spec
+    from offtarget.models.registry import resolve_model_path
+
+    adapter = make_adapter(tmp_path / "ad")
+    log = tmp_path / "c.jsonl"
+    log.write_text("")
+    assert resolve_spec(f"completions:{log}@{adapter}") == f"completions:{log}@{resolve_model_path(str(adapter))}"
+    assert resolve_spec(f"completions:{log}") == f"completions:{log}"
