@@ -13,7 +13,7 @@ through the ``offtarget.tasks`` entry-point group.
 
 from __future__ import annotations
 
-from offtarget.tasks import hf_dataset, reasoning_gym  # noqa: F401 - their suites register on import
+from offtarget.tasks import chat_arithmetic, hf_dataset, reasoning_gym  # noqa: F401 - their suites register on import
 from offtarget.tasks.arithmetic import ArithmeticTask
 from offtarget.tasks.problem import SPLITS, Problem, Task, Verdict
 from offtarget.tasks.registry import get_task, list_tasks, parse_suite, register_task
