@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DEMO    ?= runs/demo
 
-.PHONY: model demo test test-fast test-real lab-all bench lint clean vllm-env test-vllm bench-vllm
+.PHONY: model demo demo-real test test-fast test-real lab-all bench lint clean vllm-env test-vllm bench-vllm
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,17 @@ demo: $(STAMP)
 	$(BIN)/offtarget lab build
 	$(BIN)/offtarget lab run --quick --out $(DEMO)
 	@echo "open $(DEMO)/audits/main/report.html (claims: $(DEMO)/claims.md)"
+	$(MAKE) demo-real
+
+# the real model: SmolLM2-135M-Instruct (fetched and converted once, cached) against three committed
+# LoRA GRPO adapters on plain-English addition (~3 min on 2 cores once the model is cached)
+demo-real: $(STAMP)
+	$(BIN)/offtarget models get smollm2-135m-instruct
+	$(BIN)/offtarget audit --model instruct=smollm2-135m-instruct --model grpo-binary=models/real-lora/binary \
+	  --model grpo-ternary=models/real-lora/ternary --model grpo-rlcr=models/real-lora/rlcr \
+	  --suite chat-arithmetic --problems 20 --samples 2 --temperature 0.7 --top-p 1 --max-new-tokens 24 \
+	  --no-greedy --probes accuracy,formats,abstention,ood,weights --bootstrap 200 --out $(DEMO)-real
+	@echo "open $(DEMO)-real/report.html (the lab on the real model: docs/claims-real.md)"
 
 lab-all: $(STAMP)
 	$(BIN)/offtarget lab build

@@ -134,6 +134,28 @@ def lab_build(out_dir: Path = typer.Option(Path(DEFAULT_LAB_DIR)), force: bool =
         console.print(f"reusing {sft_dir}")
 
 
+@lab_app.command("real")
+def lab_real(out: Path = typer.Option(Path("runs/lab-real"), help="run directory: audits, claims-real.md/json"),
+             adapters: Path = typer.Option(Path("models/real-lora"), help="folder of <variant>/ LoRA adapters"),
+             problems: int = typer.Option(60, help="problems per split"),
+             samples: int = typer.Option(4, help="samples per problem"),
+             bootstrap: int = typer.Option(1000, help="bootstrap resamples of each interval"),
+             seed: int = 0,
+             docs: Optional[Path] = typer.Option(None, help="also write claims-real.md/json here (e.g. docs)")) -> None:
+    """The claims on SmolLM2-135M-Instruct: audit it against the committed LoRA GRPO adapters."""
+    from offtarget.lab.real import RealLabConfig, run_real
+
+    if problems < 1 or samples < 1:
+        raise OfftargetError("--problems and --samples must be at least 1")
+    claims, not_posed = run_real(RealLabConfig(out=str(out), adapters=str(adapters), problems=problems,
+                                               samples=samples, bootstrap=bootstrap, seed=seed,
+                                               docs=str(docs) if docs else None), console)
+    for c in claims:
+        console.print(f"{c.recipe}: {c.comparison}: {c.effect_name} "
+                      f"{'n/a' if c.effect is None else f'{c.effect:+.3f}'} → {c.verdict}")
+    console.print(f"{len(claims)} claims posed, {len(not_posed)} not posed; see {out}/claims-real.md")
+
+
 @lab_app.command("chat")
 def lab_chat(out: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "chat"), seed: int = 0,
              max_steps: int = typer.Option(1200, help="optimizer steps (the last third, at most 400, decay the learning rate)"),
