@@ -110,7 +110,8 @@ def evaluate(audits: dict[str, dict], built: list[str]) -> tuple[list[ClaimResul
                 claims.append(row)
             else:
                 not_posed.append({"recipe": name, "claim": row.claim or recipe.claim, "source": row.source,
-                                  "why": "needs a variant this track has not built (" + "; ".join(row.notes) + ")"})
+                                  "why": "no measurement in this track's audits: a variant not built, or too few items "
+                                         "for the probe (" + "; ".join(row.notes) + ")"})
     return claims, not_posed
 
 
