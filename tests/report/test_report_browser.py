@@ -165,7 +165,7 @@ def test_report_opens_offline_with_the_verdict_on_the_first_screen(browser, resu
     render_all(results, tmp_path)
     browser.open(tmp_path / "report.html")
     layout = browser.js(LAYOUT_JS)
-    width, height = VIEWPORT
+    _width, height = VIEWPORT
     assert layout["verdict"] is not None, "no verdict sentence in the page"
     assert 0 <= layout["verdict"][0] and layout["verdict"][1] <= height
     # the fixture has two tuned checkpoints; each verdict's lines and the routing table fit the first screen

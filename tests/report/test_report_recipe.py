@@ -44,7 +44,7 @@ def test_brier_trained_checkpoint_is_not_told_to_add_brier(results, tmp_path):
     untouched = [f for f in findings(results) if f["checkpoint"] == "rl" and f["key"] == "calibration"]
     assert "add the RLCR Brier term" in untouched[0]["prescription"]
     next(c for c in results["checkpoints"] if c["name"] == "rl")["path"] = str(run / "final")
-    rx = [g for g in by_prescription(findings(results)) if g["checkpoint"] == "rl" and g["key"] == "calibration"][0]
+    rx = next(g for g in by_prescription(findings(results)) if g["checkpoint"] == "rl" and g["key"] == "calibration")
     assert "add the RLCR Brier term" not in rx["prescription"]
     assert "already trained with the RLCR Brier term (weight 0.5, group advantage scaling, ECE guard 0.2)" == rx["used"]
     assert "raise the Brier weight from 0.5 to 1" in rx["prescription"]

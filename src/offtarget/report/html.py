@@ -30,9 +30,9 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 from markupsafe import Markup
 
 from offtarget.report import plots
+from offtarget.report.claims_plot import draw_claims
 from offtarget.report.prescriptions import by_prescription, findings
 from offtarget.report.verdict import RANK_RULE, verdicts
-from offtarget.report.claims_plot import draw_claims
 
 TEMPLATES = Path(__file__).parent / "templates"
 FLAG_MARK = {"gain": "▲", "regression": "▼"}

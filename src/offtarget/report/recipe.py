@@ -111,12 +111,12 @@ def adjust(key: str, prescription: str, command: str | None, recipe: dict | None
                 f"unanswerable items in the RL mix, and "
                 + (f"raise the abstention guard from {_fmt(guard)}" if guard is not None
                    else "add an abstention guard (--abstention-min 0.5)"),
-                f"offtarget train grpo --reward ternary:{_fmt(2 * ternary)} --abstention-min "
-                f"{_fmt(guard) if guard is not None else '0.5'}", used)
+                (f"offtarget train grpo --reward ternary:{_fmt(2 * ternary)} --abstention-min "
+                f"{_fmt(guard) if guard is not None else '0.5'}"), used)
     if key == "malformed" and "format" in rw:
-        return (f"raise the format reward's weight from {_fmt(rw['format'])} to {_fmt(2 * rw['format'])} and check "
-                "the SFT data for broken targets", None, f"already trained with the format reward (weight "
-                f"{_fmt(rw['format'])})")
+        return ((f"raise the format reward's weight from {_fmt(rw['format'])} to {_fmt(2 * rw['format'])} and check "
+                "the SFT data for broken targets"), None, (f"already trained with the format reward (weight "
+                f"{_fmt(rw['format'])})"))
     if key == "shortcuts" and recipe.get("difficulty_window"):
         lo, hi = recipe.get("difficulty_low", 0.1), recipe.get("difficulty_high", 0.9)
         nlo, nhi = round(min(lo + 0.1, 0.5), 2), round(max(hi - 0.1, 0.5), 2)
@@ -130,8 +130,8 @@ def adjust(key: str, prescription: str, command: str | None, recipe: dict | None
         return (f"raise beta from {_fmt(beta)} to {_fmt(max(2 * beta, 0.05))}"
                 + (f" and tighten the KL guard from {_fmt(kl)} to {_fmt(kl / 2)}" if kl is not None
                    else " and add a KL guard (--kl-max 0.05)") + ", or stop earlier",
-                f"offtarget train grpo --beta {_fmt(max(2 * beta, 0.05))} --kl-max "
-                f"{_fmt(kl / 2) if kl is not None else '0.05'} --guard-action restore",
+                (f"offtarget train grpo --beta {_fmt(max(2 * beta, 0.05))} --kl-max "
+                f"{_fmt(kl / 2) if kl is not None else '0.05'} --guard-action restore"),
                 f"trained with beta {_fmt(beta)}" + (f" and KL guard {_fmt(kl)}" if kl is not None else ""))
     if key == "diversity" and recipe.get("entropy_min") is not None:
         e = recipe["entropy_min"]
