@@ -52,6 +52,25 @@ def _setup(threads: int = typer.Option(0, help="torch CPU threads (0: the cores 
     import datasets
 
     datasets.disable_progress_bars()
+    quiet_third_party()
+
+
+def quiet_third_party() -> None:
+    """No weight-loading bars or info chatter from transformers / huggingface_hub by default: offtarget
+    prints its own progress. ``OFFTARGET_VERBOSE=1`` keeps theirs."""
+    if os.environ.get("OFFTARGET_VERBOSE"):
+        return
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except ImportError:
+        pass
 
 
 def _run_audit(cfg) -> None:
@@ -204,12 +223,13 @@ def _lab_run(cfg) -> None:
 
     claims = run_lab(cfg, console)
     table = Table(title="lab claims (full wording in claims.md)")
-    for col in ("#", "recipe", "comparison", "effect", "95% interval", "verdict"):
-        table.add_column(col)
+    for col, kw in (("#", {}), ("recipe / comparison", {"overflow": "fold"}), ("effect [95% CI]", {"overflow": "fold"}),
+                    ("verdict", {"overflow": "fold"})):
+        table.add_column(col, **kw)
     colour = {"reproduced": "green", "not reproduced": "red", "inconclusive": "yellow"}
     for i, c in enumerate(claims, 1):
         f = (lambda x: "n/a" if x is None else f"{x:+.3f}")
-        table.add_row(str(i), c.recipe, c.comparison, f"{c.effect_name} {f(c.effect)}", f"[{f(c.low)}, {f(c.high)}]",
+        table.add_row(str(i), f"{c.recipe}\n[dim]{c.comparison}[/dim]", f"{c.effect_name}\n{f(c.effect)} [{f(c.low)}, {f(c.high)}]",
                       f"[{colour[c.verdict]}]{c.verdict}[/{colour[c.verdict]}]")
     console.print(table)
     console.print(f"claims: {cfg.out}/claims.md  report: {cfg.out}/audits/main/report.html")

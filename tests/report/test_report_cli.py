@@ -30,7 +30,7 @@ def test_report_rerenders_from_results_json(tmp_path, results):
     assert res.exit_code == 0, res.output
     md, html = (tmp_path / "report.md").read_text(), (tmp_path / "report.html").read_text()
     assert "## Findings and prescriptions" in md and "--reward brier" in md
-    assert html.count("<svg") == 9 and "&lt;script&gt;" in html
+    assert html.count("<svg") == 10 and "&lt;script&gt;" in html
     assert "findings (4 flagged regression(s))" in res.output
     assert f"report: {tmp_path / 'report.html'}" in res.output
 

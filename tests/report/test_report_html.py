@@ -47,11 +47,11 @@ def test_no_plot_data_no_figure(results):
         p["plots"] = {k: ({} if k == "passk_curves" else v) for k, v in p["plots"].items() if k != "entropy_hist"}
     html = render_html(results)
     assert _figure(html, "diversity", "entropy_hist") == "" and _figure(html, "passk", "passk_curves") == ""
-    assert html.count("<svg") == len(PLOT_KEYS) - 2 + 1
+    assert html.count("<svg") == len(PLOT_KEYS) - 2 + 1 + 1  # + preflight histogram + claims plot
 
 
 def test_svg_count_matches_the_data(full_html):
-    assert full_html.count("<svg") == len(PLOT_KEYS) + 1  # + the preflight histogram
+    assert full_html.count("<svg") == len(PLOT_KEYS) + 2  # + the preflight histogram and the claims plot
 
 
 def test_model_output_is_escaped(full_html):
@@ -86,7 +86,7 @@ def test_probes_all_missing_or_errored_still_render(results):
     results["probes"] = []
     results["headline"], results["routing"] = [], []
     html = render_html(results)
-    assert "Headline" in html and "No flagged regressions" in html and "<svg" in html  # preflight plot only
+    assert "All changes" in html and "No flagged regressions" in html and "<svg" in html  # preflight, claims
     results["probes"] = [{"probe": n, "description": "", "source": "", "metrics": [], "comparisons": [],
                           "plots": {}, "extras": {}, "notes": [], "seconds": 0.0, "error": f"{n} broke <b>"}
                          for n in ("calibration", "kl")]
@@ -113,7 +113,7 @@ def test_broken_or_unknown_plot_data_is_reported_not_fatal(results):
 
 def test_claims_and_preflight_sections(full_html):
     html = full_html
-    claims = html[html.index('<section id="claims">'):html.index("</section>", html.index('<section id="claims">'))]
+    claims = html[html.index('id="claims"'):html.index("</details>\n", html.index('id="claims"'))]
     assert "RL narrows pass@k" in claims and "arXiv 2504.13837" in claims
     assert '<span class="badge bad">not reproduced</span>' in claims
     assert '<span class="badge good">reproduced</span>' in claims

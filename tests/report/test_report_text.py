@@ -11,11 +11,11 @@ from offtarget.report.terminal import print_summary
 def test_markdown_sections(results):
     results["claims"][0]["claim"] = "pass@k | narrows\nat large k"
     md = render_markdown(results)
-    order = ["## Headline", "## Findings and prescriptions", "## Routing", "## Claims", "## Preflight", "## accuracy",
+    order = ["## Verdict", "## Routing", "## Headline", "## Findings and prescriptions", "## Claims", "## Preflight", "## accuracy",
              "## faithfulness", "## Costs"]
     positions = [md.index(h) for h in order]
     assert positions == sorted(positions)
-    findings = md[md.index("## Findings"):md.index("## Routing")]
+    findings = md[md.index("## Findings"):md.index("## Claims")]
     assert "### rl: stated or likelihood confidence" in findings
     assert "`offtarget train grpo --reward correctness --reward brier:0.5 --scale-rewards batch" in findings
     assert "| calibration | ece_verbalized | test | 0.050 → 0.200 |" in findings

@@ -103,6 +103,7 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
              "n_problems": len(ev.problems), "n_samples": ev.n_samples,
              "tokenizer_fingerprint": getattr(ev, "tokenizer_fingerprint", None),
              **({"sampling": ev.sampling} if getattr(ev, "sampling", None) else {}),
+             **({"recipe": r} if (r := _training_recipe(ev.path)) else {}),
              **({"evidence": ev.source} if getattr(ev, "source", None) else {})}
             for ev in evidences.values()
         ],
@@ -156,6 +157,13 @@ def _self_check(cfg: AuditConfig, task, evidences: dict, probes, results: list[P
     if console:
         console.print(f"[dim]self-check: {time.time() - t0:.1f}s[/dim]")
     return check
+
+
+def _training_recipe(path: str) -> dict | None:
+    """Rewards, guards and curation of an ``offtarget train`` checkpoint (prescriptions read it)."""
+    from offtarget.report.recipe import training_recipe
+
+    return training_recipe(path)
 
 
 def _describe(path: str) -> dict:

@@ -30,7 +30,9 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 from markupsafe import Markup
 
 from offtarget.report import plots
+from offtarget.report.claims_plot import draw_claims
 from offtarget.report.prescriptions import by_prescription, findings
+from offtarget.report.verdict import RANK_RULE, verdicts
 
 TEMPLATES = Path(__file__).parent / "templates"
 FLAG_MARK = {"gain": "▲", "regression": "▼"}
@@ -104,13 +106,14 @@ def context(results: dict) -> dict:
     preflight = preflight_view(results.get("preflight"), colors)
     preflight_first = results.get("kind") == "preflight"
     show_routing = bool(results.get("routing")) or not preflight_first
-    toc = [("headline", "Headline")] + ([("preflight", "Preflight")] if preflight and preflight_first else [])
+    toc = [("verdict", "Verdict")] + ([("routing", "Routing")] if show_routing and results.get("routing") else [])
+    toc += ([("preflight", "Preflight")] if preflight and preflight_first else [])
     toc += [("selfcheck", "Self-check")] if results.get("self_check") else []
     sampling = sampling_view(results)
     toc += [("sampling", "Sampling")] if sampling else []
     logged = [c for c in results.get("checkpoints") or [] if c.get("evidence")]
     toc += [("evidence", "Evidence from logs")] if logged else []
-    toc += [("findings", "Findings")] + ([("routing", "Routing")] if show_routing else [])
+    toc += [("findings", "Findings"), ("headline", "All changes")]
     toc += [("claims", "Claims")] if claims else []
     toc += [("preflight", "Preflight")] if preflight and not preflight_first else []
     toc += [(p["anchor"], p["name"]) for p in probes]
@@ -128,11 +131,17 @@ def context(results: dict) -> dict:
         "findings": by_prescription(found),
         "n_findings": len(found),
         "routing": results.get("routing") or [],
+        "routing_main": [x for x in results.get("routing") or [] if "/" not in (x.get("group") or "")],
+        "routing_slices": [x for x in results.get("routing") or [] if "/" in (x.get("group") or "")],
         "claims": [claim_view(c) for c in claims],
         "preflight": preflight,
         "probes": probes,
         "examples": results.get("examples") or {},
         "sampling": sampling,
+        "sampling_table": sampling_table(sampling),
+        "verdicts": verdicts(results),
+        "rank_rule": RANK_RULE,
+        "claims_svg": Markup(svg) if (svg := draw_claims(claims)) else None,
         "logged": logged,
         "evidence_notes": results.get("evidence_notes") or [],
         "toc": toc,
@@ -165,6 +174,19 @@ def sampling_view(results: dict, prompts: int = 3) -> list[dict]:
                     "ignored": s.get("ignored_generation_config") or {}, "key": sampled.get("key"),
                     "tokenizer_fingerprint": c.get("tokenizer_fingerprint"), "examples": rendered[:prompts]})
     return out
+
+
+def sampling_table(sampling: list[dict]) -> dict:
+    """One table for every checkpoint: a parameter's value once when all agree, else one column per
+    checkpoint with the row marked ``differs``."""
+    names = [c["name"] for c in sampling]
+    rows = []
+    for i, k in enumerate(SAMPLING_FIELDS):
+        cells = [(c["rows"][i][1], c["rows"][i][2], c["rows"][i][3]) for c in sampling]
+        rows.append({"param": k, "cells": cells, "differs": len(set(map(repr, cells))) > 1})
+    keys = [c["key"] for c in sampling]
+    return {"names": names, "rows": rows, "same": not any(r["differs"] for r in rows),
+            "greedy": any(c["greedy"] for c in sampling), "keys_differ": len(set(keys)) > 1}
 
 
 def config_rows(cfg: dict) -> list[tuple[str, str]]:

@@ -55,6 +55,10 @@ def render_markdown(results: dict) -> str:
                         results.get("offtarget_version") and f"offtarget {results['offtarget_version']}") if x]
     if meta:
         lines += [" · ".join(meta), ""]
+    lines += _verdict(results)
+    lines += ["## Routing: which checkpoint for which slice", ""] + _table(
+        ["group", "send to", "why"], [[r["group"], r["route_to"], r["why"]] for r in results["routing"]])
+    lines += ["## Details", ""]
     if results.get("command"):
         lines += ["```", results["command"], "```", ""]
     lines += _table(["checkpoint", "path", "fingerprint", "problems × samples"],
@@ -62,8 +66,6 @@ def render_markdown(results: dict) -> str:
                       f"{c.get('n_problems', '?')} × {c.get('n_samples', '?')}"] for c in results["checkpoints"]])
     lines += _sampling(results) + _evidence(results)
     lines += _headline(results) + self_check_section(results.get("self_check")) + _findings(results)
-    lines += ["## Routing", ""] + _table(["group", "send to", "why"],
-                                         [[r["group"], r["route_to"], r["why"]] for r in results["routing"]])
     lines += _claims(results.get("claims")) + _preflight(results.get("preflight"))
     for p in results["probes"]:
         lines += _probe(p, names)
@@ -71,6 +73,25 @@ def render_markdown(results: dict) -> str:
     if costs:
         lines += ["## Costs", ""] + _table(["step", "seconds"], [[k.removeprefix("probe:"), v] for k, v in costs.items()])
     return "\n".join(lines) + "\n"
+
+
+def _verdict(results: dict) -> list[str]:
+    """Per tuned checkpoint: the sentence, the target change, the worst regression per concern."""
+    from offtarget.report.verdict import RANK_RULE, verdicts
+
+    found = verdicts(results)
+    if not found:
+        return []
+    lines = ["## Verdict", ""]
+    for v in found:
+        lines += [f"**{_cell(v['sentence'])}**", ""]
+        if v["target"]:
+            lines.append(f"- {_cell(v['target']['text'])}")
+        lines += [f"- ▼ {_cell(x['text'])} ({x['ratio']}× half-width)" for x in v["lines"]]
+        if v["hidden"]:
+            lines.append(f"- {v['hidden']} more off-target regression(s): see Findings")
+        lines.append("")
+    return lines + [f"Off-target lines {RANK_RULE}.", ""]
 
 
 def _sampling(results: dict) -> list[str]:
@@ -85,10 +106,15 @@ def _sampling(results: dict) -> list[str]:
                                  "checkpoint's generation_config.json (use_generation_config), every other "
                                  "value is the stated one."), ""]
     fields = [k for k, *_ in view[0]["rows"]]
-    lines += _table(["checkpoint", *fields, "greedy repetition_penalty", "use_generation_config"],
-                    [[c["name"], *[f"{v} (generation_config)" if taken else v for _, v, _, taken in c["rows"]],
-                      {k: g for k, _, g, _ in c["rows"]}.get("repetition_penalty") if c["greedy"] else "",
-                      c["use_generation_config"]] for c in view])
+    header = ["checkpoint", *fields, "greedy repetition_penalty", "use_generation_config"]
+    rows = [[c["name"], *[f"{v} (generation_config)" if taken else v for _, v, _, taken in c["rows"]],
+             {k: g for k, _, g, _ in c["rows"]}.get("repetition_penalty") if c["greedy"] else "",
+             c["use_generation_config"]] for c in view]
+    if len({repr(r[1:]) for r in rows}) == 1:  # equal everywhere: shown once
+        rows = [[f"all {len(rows)} checkpoints", *rows[0][1:]]]
+    else:  # the columns that differ are marked
+        header = [h if i == 0 or len({repr(r[i]) for r in rows}) == 1 else f"**≠ {h}**" for i, h in enumerate(header)]
+    lines += _table(header, rows)
     for c in view:
         if c["ignored"]:
             lines += [f"- {c['name']}: generation_config settings not applied: "

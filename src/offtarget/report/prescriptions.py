@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from offtarget.report.recipe import adjust, training_recipe
+
 
 @dataclass(frozen=True)
 class Prescription:
@@ -211,6 +213,7 @@ def findings(results: dict) -> list[dict]:
     order = {c["name"]: i for i, c in enumerate(results.get("checkpoints", []))}
     drift = _drift(results)
     rank = {r.key: i for i, r in enumerate(RULES)}
+    recipes = _recipes(results)
     out = []
     for p in results.get("probes", []):
         if p.get("error"):
@@ -219,20 +222,31 @@ def findings(results: dict) -> list[dict]:
             if c.get("flag") != "regression":
                 continue
             rule = prescribe(c["metric"], c["group"], bool(c.get("target")))
+            text, command, used = adjust(rule.key, rule.prescription, rule.command, recipes.get(c["checkpoint"]))
             out.append({
                 "checkpoint": c["checkpoint"], "reference": c.get("reference", results.get("reference")),
                 "probe": p["probe"], "metric": c["metric"], "group": c["group"],
                 "reference_value": c.get("reference_value"), "value": c.get("value"), "diff": c.get("diff"),
                 "low": c.get("low"), "high": c.get("high"), "p_adjusted": c.get("p_adjusted"),
                 "target": bool(c.get("target")),
-                "key": rule.key, "problem": rule.problem, "prescription": rule.prescription,
-                "command": rule.command, "source": rule.source or p.get("source", ""),
+                "key": rule.key, "problem": rule.problem, "prescription": text,
+                "command": command, "used": used, "source": rule.source or p.get("source", ""),
                 "context": drift.get((c["checkpoint"], c["group"])) if rule.key in DRIFT_KEYS else None,
             })
     gorder = {g: i for i, g in enumerate(dict.fromkeys(
         m["group"] for p in results.get("probes", []) for m in p.get("metrics", [])))}
     out.sort(key=lambda f: (order.get(f["checkpoint"], len(order)), rank.get(f["key"], len(rank)),
                             "/" in f["group"], gorder.get(f["group"], len(gorder)), f["metric"]))
+    return out
+
+
+def _recipes(results: dict) -> dict[str, dict]:
+    """Checkpoint → its training recipe: stored in results.json by the audit, else read from its path."""
+    out = {}
+    for c in results.get("checkpoints", []):
+        recipe = c.get("recipe") if isinstance(c.get("recipe"), dict) else training_recipe(c.get("path"))
+        if recipe:
+            out[c["name"]] = recipe
     return out
 
 
@@ -263,7 +277,7 @@ def by_prescription(found: list[dict]) -> list[dict]:
         item = out.setdefault((f["checkpoint"], f["key"]), {
             "checkpoint": f["checkpoint"], "reference": f["reference"], "key": f["key"],
             "problem": f["problem"], "prescription": f["prescription"], "command": f["command"],
-            "source": f["source"], "metrics": [], "evidence": [], "context": [],
+            "source": f["source"], "used": f.get("used", ""), "metrics": [], "evidence": [], "context": [],
         })
         if f["metric"] not in item["metrics"]:
             item["metrics"].append(f["metric"])

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from offtarget.report.prescriptions import by_prescription, findings
+from offtarget.report.verdict import RANK_RULE, verdicts
 
 KEY_METRICS = ("accuracy", "greedy_accuracy", "pass@16", "ece_verbalized", "abstention_f1", "mean_token_entropy",
                "dominant_format_share", "kl_per_token")
@@ -37,11 +38,13 @@ def print_summary(results: dict, console: Console | None = None, out_dir: str | 
     names = [c["name"] for c in results["checkpoints"]]
     metrics = [m for p in results["probes"] for m in p["metrics"]]
     flags = {(c["metric"], c["group"], c["checkpoint"]): c["flag"] for p in results["probes"] for c in p["comparisons"]}
-    table = Table(title=f"offtarget {results.get('kind', 'audit')} — reference: {ref}", show_lines=False)
-    table.add_column("metric")
-    table.add_column("group")
+    print_verdict(results, console)
+    print_routing(results.get("routing") or [], console)
+    table = Table(title=f"key metrics — reference: {ref} (value [95% CI]; ▲/▼ flagged)", show_lines=False)
+    table.add_column("metric", overflow="fold")
+    table.add_column("group", overflow="fold")
     for n in names:
-        table.add_column(n, justify="right")
+        table.add_column(n, justify="right", overflow="fold")
     shown = [m for m in KEY_METRICS if any(x["metric"] == m for x in metrics)]
     groups = [g for g in dict.fromkeys(x["group"] for x in metrics) if "/" not in g or g.endswith("unanswerable")]
     for metric in shown:
@@ -54,34 +57,53 @@ def print_summary(results: dict, console: Console | None = None, out_dir: str | 
                     continue
                 f = flags.get((metric, g, n), "none")
                 mark = {"gain": " [green]▲[/green]", "regression": " [red]▼[/red]"}.get(f, "")
-                cells.append(_fmt(row["value"], row["low"], row["high"]) + mark)
+                cells.append("\n".join(x for x in (_fmt(row["value"]) + mark, _interval(row["low"], row["high"])) if x))
             if any(cells):
                 table.add_row(metric, g, *cells)
-    console.print(table)
-    for h in results.get("headline", []):
-        console.print(f"[bold]{escape(h['summary'])}[/bold]")
-        for loss in h["offtarget_losses"][:8]:
-            console.print(f"  [red]▼ {escape(loss['metric'])} on {escape(loss['group'])}: "
-                          f"{_fmt(loss['reference_value'])} → {_fmt(loss['value'])} ({_signed(loss['diff'])} "
-                          f"\\[{_signed(loss['low'])}, {_signed(loss['high'])}])[/red]")
-        for gain in h["target_gains"][:4]:
-            console.print(f"  [green]▲ {escape(gain['metric'])} on {escape(gain['group'])}: {_signed(gain['diff'])} "
-                          f"\\[{_signed(gain['low'])}, {_signed(gain['high'])}][/green]")
+    if table.rows:
+        console.print(table)
     print_findings(results, console)
     check = results.get("self_check")
     if check and check.get("summary"):
         console.print(f"[dim]{escape(check['summary'])}[/dim]", highlight=False)
-    routing = results.get("routing", [])
-    if routing:
-        rt = Table(title="routing")
-        rt.add_column("group")
-        rt.add_column("send to")
-        rt.add_column("why")
-        for r in routing:
-            rt.add_row(r["group"], r["route_to"], r["why"])
-        console.print(rt)
     if out_dir:
         console.print(f"results: {out_dir}/results.json")
+
+
+def _interval(low, high) -> str:
+    return "" if low is None or high is None else f"[dim]\\[{low:.3f}, {high:.3f}][/dim]"
+
+
+def print_verdict(results: dict, console: Console) -> None:
+    """Per tuned checkpoint: the sentence, the target change, the worst regression per concern."""
+    found = verdicts(results)
+    for v in found:
+        console.print(f"[bold]{escape(v['sentence'])}[/bold]", highlight=False)
+        if v["target"]:
+            console.print(f"  [cyan]{escape(v['target']['text'])}[/cyan]", highlight=False)
+        for line in v["lines"]:
+            console.print(f"  [red]▼ {escape(line['text'])}[/red]", highlight=False)
+        if v["hidden"]:
+            console.print(f"  [dim]+{v['hidden']} more off-target regression(s): report.html#findings[/dim]",
+                          highlight=False)
+    if any(v["lines"] for v in found):
+        console.print(f"[dim]off-target lines {escape(RANK_RULE)}[/dim]", highlight=False)
+
+
+def print_routing(routing: list[dict], console: Console) -> None:
+    """Which checkpoint each whole split should go to (slices are in the report)."""
+    main = [r for r in routing if "/" not in (r.get("group") or "")]
+    if not main:
+        return
+    rt = Table(title="routing: which checkpoint for which slice")
+    rt.add_column("group", overflow="fold")
+    rt.add_column("send to", overflow="fold")
+    rt.add_column("why", overflow="fold")
+    for r in main:
+        rt.add_row(escape(r["group"]), escape(r["route_to"]), escape(r["why"]))
+    console.print(rt)
+    if len(main) < len(routing):
+        console.print(f"[dim]{len(routing) - len(main)} slice(s) routed in report.html#routing[/dim]")
 
 
 def print_findings(results: dict, console: Console, limit: int = 8) -> None:
@@ -98,7 +120,11 @@ def print_findings(results: dict, console: Console, limit: int = 8) -> None:
         more = f" (+{len(g['evidence']) - 3} more)" if len(g["evidence"]) > 3 else ""
         console.print(f"  [red]▼ {escape(g['checkpoint'])}: {escape(g['problem'])}[/red] — {escape(where)}{more}",
                       highlight=False)
-        console.print(f"    → {escape(g['command'] or g['prescription'])}", highlight=False)
+        if g.get("used"):
+            console.print(f"    [dim]{escape(g['used'])}: change it instead[/dim]", highlight=False)
+            console.print(f"    → {escape(g['prescription'])}", highlight=False)
+        if g["command"] or not g.get("used"):
+            console.print(f"    → {escape(g['command'] or g['prescription'])}", highlight=False)
     if len(groups) > limit:
         console.print(f"  … {len(groups) - limit} more")
     console.print("  [dim]evidence, prescriptions and sources: report.md / report.html[/dim]")
