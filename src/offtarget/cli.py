@@ -105,7 +105,7 @@ def lab_pretrain(out: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "base"), seed:
 
 @lab_app.command("sft")
 def lab_sft(base: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "base"), out: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "sft"),
-            seed: int = 0, defect: Optional[str] = typer.Option(None, help="plant a defect: carry-error | never-abstain"),
+            seed: int = 0, defect: str | None = typer.Option(None, help="plant a defect: carry-error | never-abstain"),
             max_steps: int = 150) -> None:
     """SFT the base: stated confidence and abstention (optionally with a planted defect)."""
     from offtarget.lab.build import sft, sft_config

@@ -3,7 +3,6 @@ one line on stderr, the right exit, no traceback, and nothing written or overwri
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

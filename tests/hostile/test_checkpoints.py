@@ -7,7 +7,6 @@ import json
 import random
 
 import pytest
-
 from cli_harness import BASE, ROOT, SFT, assert_refused, offtarget, snapshot
 
 CHAT = ROOT / "models" / "lab" / "chat"

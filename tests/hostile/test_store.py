@@ -16,7 +16,7 @@ def _suite_and_logs(tmp_path, completion_a: str):
     for name, text in (("a", completion_a), ("b", "\"Answer: 2\"")):
         log = tmp_path / f"{name}.jsonl"
         # written by hand so the JSON escape of a lone surrogate survives as the harness wrote it
-        log.write_text("".join('{"problem_id": "p%d", "completion": %s}\n' % (i, text) for i in range(4)))
+        log.write_text("".join(f'{{"problem_id": "p{i}", "completion": {text}}}\n' for i in range(4)))
         logs.append(log)
     return suite, logs
 
@@ -43,3 +43,14 @@ def test_full_disk_is_one_line(tmp_path):
                      "--model", f"b=completions:{b}", "--probes", "accuracy", "--out", out, "--no-greedy",
                      preexec_fn=small_disk)
     assert_refused(proc, str(out), "free disk space")
+
+
+def test_lmeval_results_file_instead_of_samples_names_the_right_file(tmp_path):
+    suite, _ = _suite_and_logs(tmp_path, '"Answer: 2"')
+    results = tmp_path / "results_2025-01-01T00-00-00.json"
+    results.write_text(json.dumps({"results": {"gsm8k": {"exact_match,strict-match": 0.78}}}, indent=2))
+    (tmp_path / "samples_gsm8k_2025-01-01T00-00-00.jsonl").write_text("")
+    out = tmp_path / "run"
+    assert_refused(offtarget("audit", "--suite", suite, "--model", f"a=lmeval:{results}", "--out", out),
+                   "aggregate results file", "samples_gsm8k_2025-01-01T00-00-00.jsonl")
+    assert not out.exists()

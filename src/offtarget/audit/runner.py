@@ -9,7 +9,7 @@ import platform
 import sys
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -103,7 +103,7 @@ def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, ou
     data = {
         "kind": kind,
         "offtarget_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
         "platform": platform.platform(),
         "config": asdict(cfg),

@@ -163,7 +163,7 @@ def trl_config(config_cls: type, cfg: Any, **fields_: Any) -> Any:
     """``config_cls(**fields_)`` with the user's ``trl_args`` on top; an unknown key is a one-line error."""
     import dataclasses
 
-    from offtarget.errors import AlreadyDone, OfftargetError
+    from offtarget.errors import OfftargetError
 
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(cfg.trl_args) - known)
