@@ -14,9 +14,12 @@ BASE = ROOT / "models" / "lab" / "base"
 SFT = ROOT / "models" / "lab" / "sft"
 
 
-def offtarget(*args, cwd=None, timeout=300, preexec_fn=None):
-    """Run the installed entry point's code (``python -m offtarget.cli``) as a user would."""
+def offtarget(*args, cwd=None, timeout=300, preexec_fn=None, pythonpath=None):
+    """Run the installed entry point's code (``python -m offtarget.cli``) as a user would
+    (``pythonpath`` is put in front of the inherited one, e.g. for a user's reward module)."""
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), os.environ.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-m", "offtarget.cli", *map(str, args)], capture_output=True,
                           text=True, env=env, timeout=timeout, cwd=cwd, preexec_fn=preexec_fn)
 
