@@ -39,7 +39,12 @@ def validate_checkpoints(cfg, problems) -> dict[str, dict]:
 
     facts: dict[str, dict] = {}
     for name, path in cfg.models.items():
-        if parse_model_spec(path).is_log:
+        spec = parse_model_spec(path)
+        if spec.is_log:
+            if spec.kind == "lmeval":
+                from offtarget.evidence.lmeval import refuse_results_file
+
+                refuse_results_file(Path(spec.path))
             continue
         check = next((c for accepts, c in VALIDATORS if accepts(path)), None)
         facts[name] = check(name, path, cfg) if check else _hf_directory(name, path, cfg)
