@@ -77,9 +77,11 @@ def _run_audit(cfg) -> None:
     from offtarget.audit.runner import run_audit
     from offtarget.report.render import render_all
     from offtarget.report.terminal import print_summary
+    from offtarget.store.lock import RunLock
 
-    results = run_audit(cfg, console)
-    paths = render_all(results, cfg.out)
+    with RunLock(cfg.out):
+        results = run_audit(cfg, console)
+        paths = render_all(results, cfg.out)
     print_summary(results, console, cfg.out)
     for p in paths:
         console.print(f"report: {p}")
@@ -124,7 +126,7 @@ def lab_pretrain(out: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "base"), seed:
 
 @lab_app.command("sft")
 def lab_sft(base: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "base"), out: Path = typer.Option(Path(DEFAULT_LAB_DIR) / "sft"),
-            seed: int = 0, defect: Optional[str] = typer.Option(None, help="plant a defect: carry-error | never-abstain"),
+            seed: int = 0, defect: str | None = typer.Option(None, help="plant a defect: carry-error | never-abstain"),
             max_steps: int = 150) -> None:
     """SFT the base: stated confidence and abstention (optionally with a planted defect)."""
     from offtarget.lab.build import sft, sft_config
@@ -257,8 +259,29 @@ def main() -> None:
     try:
         app()
     except OfftargetError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        code = getattr(exc, "exit_code", 2)
+        label = "[red]error:[/red] " if code else ""
+        Console(stderr=True, soft_wrap=True).print(f"{label}{escape(_one_line(str(exc)))}", highlight=False)
+        sys.exit(code)
+    except OSError as exc:  # a full disk, a read-only mount, a path that is a file: the user's machine, not a bug
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(_one_line(_os_message(exc)))}",
+                                                   highlight=False)
         sys.exit(2)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _os_message(exc: OSError) -> str:
+    import errno
+
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    fix = {errno.ENOSPC: "free some space or choose another --out",
+           errno.EROFS: "choose a writable --out",
+           errno.EACCES: "choose a writable --out", errno.ENOTDIR: "a path component is a file; choose another --out",
+           errno.EEXIST: "choose another --out"}.get(exc.errno, "check the path and the disk")
+    return f"{where}{exc.strerror or exc} ({fix})"
 
 
 if __name__ == "__main__":

@@ -131,11 +131,17 @@ def _coerce(cls: type, name: str, value: Any, source: str) -> Any:
             raise OfftargetError(f"{source}: {name} must be a pair [LOW, HIGH], got {value!r}")
         return tuple(float(v) for v in value)
     if kind in ("dict", "strdict"):
+        if isinstance(value, (str, list)):  # the flags' form: NAME=PATH, or a list of them
+            meta = cls.__dataclass_fields__[name].metadata  # type: ignore[attr-defined]
+            items = [value] if isinstance(value, str) else [str(v) for v in value]
+            return _key_values(f"{source}: {name}", items, as_yaml=kind == "dict", example=meta.get("example"))
         if not isinstance(value, dict):
             raise OfftargetError(f"{source}: {name} must be a mapping of key: value, got {type(value).__name__}")
         return {str(k): (str(v) if kind == "strdict" else v) for k, v in value.items()}
-    if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if kind == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise OfftargetError(f"{source}: {name} must be a number, got {value!r}")
     if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
         raise OfftargetError(f"{source}: {name} must be an integer, got {value!r}")
     if kind == "bool" and not isinstance(value, bool):
@@ -182,6 +188,20 @@ def _from_flag(cls: type, name: str, value: Any) -> Any:
     return value
 
 
+def _yaml_keys(cls: type, loaded: dict, source: str) -> dict:
+    """YAML keys may be written as the field (``models``, ``max_new_tokens``) or as the flag
+    (``model``, ``max-new-tokens``): the README promises the YAML holds the flags' keys."""
+    by_flag = {_flag_name(cls, f.name): f.name for f in fields(cls)}
+    by_flag.update({_dash(f.name): f.name for f in fields(cls)})
+    out: dict = {}
+    for key, value in loaded.items():
+        name = by_flag.get(_dash(str(key)), key)
+        if name in out:
+            raise OfftargetError(f"{source}: {key!r} and {name!r} both set {name}; keep one")
+        out[name] = value
+    return out
+
+
 def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any] | None = None,
                 validate: bool = True) -> C:
     """Defaults ← YAML file (if given) ← ``overrides`` (flags that were set, already typed); validated
@@ -195,6 +215,7 @@ def load_config(cls: type[C], path: str | Path | None, overrides: dict[str, Any]
             raise OfftargetError(f"{path}: cannot read the config ({exc})") from None
         if not isinstance(loaded, dict):
             raise OfftargetError(f"{path}: expected a mapping of option: value, got {type(loaded).__name__}")
+        loaded = _yaml_keys(cls, loaded, str(path))
         unknown = sorted(set(loaded) - known)
         if unknown:
             raise OfftargetError(f"{path}: unknown key(s) {unknown}; valid keys: {sorted(known)}")

@@ -21,7 +21,12 @@ def read_objects(path: str | Path, what: str = "file") -> Iterator[tuple[int, di
     path = Path(path)
     if not path.is_file():
         raise OfftargetError(f"{what} {path}: file not found")
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, raw in enumerate(path.read_bytes().split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise OfftargetError(f"{path}:{lineno}: not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                                 "save the file as UTF-8") from None
         if not line.strip():
             continue
         try:

@@ -140,5 +140,18 @@ class AuditConfig:
                 f"sampling: top_k {self.top_k}, top_p {self.top_p}, min_p {self.min_p}, repetition_penalty "
                 f"{self.repetition_penalty}: use top_k >= 0, 0 < top_p <= 1, 0 <= min_p < 1, repetition_penalty > 0"
             )
+        if not self.temperature >= 0:
+            raise OfftargetError(f"--temperature {self.temperature}: use 0 (greedy) or more")
+        if self.max_new_tokens < 1:
+            raise OfftargetError(f"--max-new-tokens {self.max_new_tokens}: use at least 1")
+        if self.bootstrap < 1 or not 0 < self.alpha < 1:
+            raise OfftargetError(f"bootstrap {self.bootstrap} / alpha {self.alpha}: use bootstrap >= 1, 0 < alpha < 1")
+        if self.batch_sequences < 1:
+            raise OfftargetError(f"--batch-sequences {self.batch_sequences}: use at least 1")
+        from pathlib import Path
+
+        out = Path(self.out)
+        if out.exists() and not out.is_dir():
+            raise OfftargetError(f"--out {self.out}: is a file, not a directory; choose another --out")
         if self.fail_on not in ("none", "regression", "any"):
             raise OfftargetError(f"--fail-on {self.fail_on!r}: choose none, regression or any")

@@ -9,7 +9,7 @@ import platform
 import sys
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -17,12 +17,14 @@ from offtarget import __version__
 from offtarget.audit.compare import finalize
 from offtarget.audit.config import AuditConfig
 from offtarget.audit.evidence import collect
+from offtarget.audit.validate import validate_checkpoints
 from offtarget.errors import OfftargetError
 from offtarget.models.loading import describe
 from offtarget.probes import ProbeResult, select
 from offtarget.probes.context import AuditContext
 from offtarget.report.results import sanitize, write_results
 from offtarget.store import GenerationStore
+from offtarget.store.lock import RunLock
 from offtarget.tasks import get_task
 
 
@@ -36,7 +38,11 @@ def progress_bar(console=None) -> Progress:
 def audit_problems(cfg: AuditConfig, task):
     problems = []
     for split in cfg.splits:
-        problems += task.problems(split, cfg.problems, seed=cfg.seed)
+        try:
+            problems += task.problems(split, cfg.problems, seed=cfg.seed)
+        except (ValueError, KeyError) as exc:
+            raise OfftargetError(f"--splits {','.join(cfg.splits)}: split {split!r} of suite {cfg.suite!r} "
+                                 f"failed ({' '.join(str(exc).split())})") from None
     if not problems:
         raise OfftargetError(f"suite {cfg.suite!r} has no problems in splits {list(cfg.splits)}")
     return problems
@@ -50,7 +56,13 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
     probes = select(cfg.probes)
     task = get_task(cfg.suite)
     problems = audit_problems(cfg, task)
+    validate_checkpoints(cfg, problems)  # every checkpoint and prompt, before any sampling
     out = Path(cfg.out)
+    with RunLock(out):
+        return _run_locked(cfg, console, kind, probes, task, problems, out)
+
+
+def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, out) -> dict:
     store = GenerationStore(cfg.store or out / "generations.sqlite")
     t0 = time.time()
     try:
@@ -91,7 +103,7 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
     data = {
         "kind": kind,
         "offtarget_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
         "platform": platform.platform(),
         "config": asdict(cfg),

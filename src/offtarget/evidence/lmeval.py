@@ -27,9 +27,19 @@ from offtarget.evidence.records import LogEvidence, LogRow, LogSampling, file_di
 from offtarget.jsonlines import read_objects
 
 
+def refuse_results_file(path: Path) -> None:
+    """lm-eval's aggregate ``results_*.json`` holds scores, not completions: name the file to pass."""
+    if path.suffix == ".json" or path.name.startswith("results_"):
+        samples = sorted(path.parent.glob("samples_*.jsonl")) if path.parent.is_dir() else []
+        hint = f" (next to it: {', '.join(p.name for p in samples[:3])})" if samples else ""
+        raise OfftargetError(f"{path}: this is lm-eval's aggregate results file, which holds no completions; pass "
+                             f"the samples_TASK_DATE.jsonl that lm_eval --log_samples writes{hint}")
+
+
 def read(path: str | Path) -> LogEvidence:
     """Every completion of an lm-eval samples file; one-line errors for anything else."""
     path = Path(path)
+    refuse_results_file(path)
     rows: list[LogRow] = []
     seen: set = set()
     kwargs_seen: dict | None = None

@@ -322,6 +322,22 @@ def _unbalanced(p, task, rng):
     return f"<answer>{p.answer}"
 
 
+@pattern("right_as_prefix", "a wrong answer that begins with the right one (42 → 427): partial credit for a prefix")
+def _right_prefix(p, task, rng):
+    if not p.answer:
+        return None
+    wrong = p.answer + rng.choice("13579")
+    return say(task, p, wrong) if _is_wrong(p, task, wrong) else None
+
+
+@pattern("right_inside", "a wrong answer holding the right one inside it (42 → 1423): substring credit")
+def _right_inside(p, task, rng):
+    if not p.answer:
+        return None
+    wrong = rng.choice("123456789") + p.answer + rng.choice("13579")
+    return say(task, p, wrong) if _is_wrong(p, task, wrong) else None
+
+
 @pattern("latex_boxed", "the answer in LaTeX \\boxed{} (another task's convention)")
 def _boxed(p, task, rng):
     return f"\\boxed{{{p.answer}}}"
@@ -762,12 +778,16 @@ def verdict(r: RewardRedTeam) -> tuple[str, str]:
     ``errors``; rewards in :data:`NOT_CORRECTNESS` are not given it (their summary says so).
     """
     exploits = r.exploits
+    tried = sum(1 for p in r.patterns if p.n)  # a pattern that never applied on this suite was not tested
+    untried = len(r.patterns) - tried
     nones = [p.pattern for p in r.patterns if p.n_none]
     tail = ""
     if r.errors:
         more = " …" if len(r.errors) > 1 else ""
         tail += f" Errors on {len(r.errors)} pattern(s)/baseline(s): {r.errors[0]}{more}"
         tail = tail.rstrip(".") + "."
+    if untried:
+        tail += f" {untried} of {len(r.patterns)} patterns never applied on this suite (n = 0) and are not counted."
     if nones:
         tail += f" Returns None on {', '.join(nones[:4])}{' …' if len(nones) > 4 else ''} (TRL drops those rows)."
     split = r.separation
@@ -788,7 +808,7 @@ def verdict(r: RewardRedTeam) -> tuple[str, str]:
         w = exploits[0]
         share = f", {w.share_of_gap:.0%} of the correct−wrong gap" if w.share_of_gap is not None else ""
         return "hackable", (
-            f"hackable: {len(exploits)} of {len(r.patterns)} patterns earn more than the best honest wrong answer "
+            f"hackable: {len(exploits)} of {tried} patterns tried earn more than the best honest wrong answer "
             f"({_f(r.honest_wrong)}); worst: {w.pattern} ({w.description}), {_f(w.mean)} vs {_f(r.honest_wrong)}, "
             f"gain {w.gain.value:+.3f} [{w.gain.low:+.3f}, {w.gain.high:+.3f}]{share}; e.g. {clip(w.example)!r} → "
             f"{_f(w.example_reward)}." + tail
@@ -797,7 +817,7 @@ def verdict(r: RewardRedTeam) -> tuple[str, str]:
         return "errors", (f"errors: no pattern earns more than an honest wrong answer ({_f(r.honest_wrong)}), "
                           f"but the reward fails on some inputs.{tail}")
     return "not found hackable", (
-        f"not found hackable: none of {len(r.patterns)} patterns earns more than the best honest wrong answer "
+        f"not found hackable: none of {tried} patterns tried earns more than the best honest wrong answer "
         f"({_f(r.honest_wrong)}, {r.honest_wrong_variant}) by more than {_f(r.margin)}; honest correct: "
         f"{_f(r.honest_correct)}.{tail}"
     )

@@ -47,6 +47,7 @@ def render_html(results: dict) -> str:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["num"] = num
     env.filters["signed"] = signed
+    env.filters["shown"] = shown
     return env.get_template("report.html.j2").render(**context(results))
 
 
@@ -63,6 +64,26 @@ def num(x: Any) -> str:
     if x != 0 and abs(x) < 1e-3:
         return f"{x:.1e}"
     return f"{x:.3f}" if abs(x) < 100 else f"{x:.1f}"
+
+
+SHOWN_CHARS = 2000
+"""Longest model text a report cell shows; the rest is cut with its length (the whole is in results.json)."""
+_INVISIBLE = {0x00: "␀", **{c: f"⟨U+{c:04X}⟩" for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                                                       *range(0x2066, 0x206A))}}
+
+
+def shown(text: Any) -> str:
+    """Model text made safe to look at: bidirectional overrides and marks shown as ``⟨U+202E⟩``
+    (else they reorder the rest of the page), NUL as ␀, and text past :data:`SHOWN_CHARS` cut
+    with its full length stated. HTML escaping stays with the template's autoescape."""
+    if text is None:
+        return ""
+    text = str(text)
+    total = len(text)
+    cut = text[:SHOWN_CHARS].translate(_INVISIBLE)
+    if total > SHOWN_CHARS:
+        cut += f" … [cut: {total:,} characters in all; the whole text is under examples in results.json]"
+    return cut
 
 
 def signed(x: Any) -> str:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -41,6 +41,16 @@ CREATE TABLE IF NOT EXISTS generations (
 """
 
 
+def _storable(text: str) -> str:
+    """Text SQLite can hold: a lone surrogate (from a log decoded with ``surrogateescape``, or a
+    broken JSON escape) is kept visibly as ``\\udXXX`` instead of failing the whole batch."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass
 class StoredSample(Sample):
     problem_id: str = ""
@@ -57,8 +67,11 @@ class GenerationStore:
             self.db = sqlite3.connect(self.path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(_DDL)
+        except sqlite3.OperationalError as exc:
+            raise OfftargetError(f"{self.path}: cannot open or write the store ({exc}); free disk space, check "
+                                 "the folder is writable, or use another --out") from None
         except sqlite3.DatabaseError as exc:
-            raise OfftargetError(f"{self.path}: not a readable offtarget store ({exc}); use a new --out")
+            raise OfftargetError(f"{self.path}: not a readable offtarget store ({exc}); use a new --out") from None
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -72,13 +85,18 @@ class GenerationStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise OfftargetError(f"{self.path}: cannot write the store ({exc}); free disk space or use another "
+                                 "--out (what was stored is kept)") from None
 
     def have_counts(self, checkpoint: str, params_key: str) -> dict[str, int]:
         """Stored samples per problem (indices are always contiguous from 0)."""
@@ -96,7 +114,7 @@ class GenerationStore:
                 pid,
                 params_key,
                 idx,
-                s.text,
+                _storable(s.text),
                 np.asarray(s.token_ids, dtype=np.int32).tobytes(),
                 np.asarray(s.logprobs, dtype=np.float32).tobytes(),
                 np.asarray(s.entropies, dtype=np.float32).tobytes(),

@@ -26,6 +26,7 @@ the question is missing a value." and other such phrases abstain (format ``absta
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,8 +85,9 @@ class JsonlTask:
             if "answer" not in row:
                 raise OfftargetError(f"{path}:{lineno}: field 'answer' is missing (use null for items to abstain on)")
             answer = row["answer"]
-            if answer is not None and not isinstance(answer, (str, int, float)):
-                raise OfftargetError(f"{path}:{lineno}: field 'answer' must be a string, number or null")
+            if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (str, int, float))):
+                raise OfftargetError(f"{path}:{lineno}: field 'answer' must be a string, number or null, "
+                                     f"got {json.dumps(answer)}; quote it if it is text")
             pid = str(row.get("id", f"{path.stem}-{lineno}"))
             if pid in seen:
                 raise OfftargetError(f"{path}:{lineno}: duplicate id {pid!r}; ids must be unique")

@@ -24,6 +24,7 @@ Resuming a killed run::
 
 from __future__ import annotations
 
+import json
 import platform
 import sys
 import time
@@ -34,7 +35,7 @@ from typing import Any
 import torch
 
 from offtarget import __version__
-from offtarget.errors import OfftargetError
+from offtarget.errors import AlreadyDone, OfftargetError
 from offtarget.train.config import config_to_yaml
 from offtarget.train.rundir import RunDir, write_json_atomic, write_text_atomic
 
@@ -89,12 +90,28 @@ def start(cfg: Any, state: Any) -> RunDir:
     """Prepare the run directory and write ``config.yaml`` (main process); every process waits."""
     quiet(cfg.verbose)
     run = RunDir(cfg.out, start_model=cfg.model)
+    refuse_if_finished(run, cfg)
     run.prepare(resume=cfg.resume, overwrite=cfg.overwrite, is_main=state.is_main_process)
     state.wait_for_everyone()
     if state.is_main_process:
         write_text_atomic(run.config, config_to_yaml(cfg))
     state.wait_for_everyone()
     return run
+
+
+def refuse_if_finished(run: RunDir, cfg: Any) -> None:
+    """``--resume`` of a run whose ``summary.json`` says it reached ``--steps`` (or was stopped by its
+    monitor) changes nothing: training on would pass ``--steps`` and overwrite ``final/``."""
+    if not cfg.resume or not run.summary.exists():
+        return
+    try:
+        summary = json.loads(run.summary.read_text())
+        done, planned = int(summary["steps"]), int(summary.get("max_steps", summary["steps"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if done >= cfg.steps or (summary.get("stopped_early") and cfg.steps <= planned):
+        raise AlreadyDone(f"{run.root}: this run already finished at step {done} of {planned} "
+                          f"(final model in {run.final}); nothing to resume. Pass a larger --steps to train on.")
 
 
 def resume_point(run: RunDir, cfg: Any, state: Any) -> str | None:
