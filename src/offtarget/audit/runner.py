@@ -33,6 +33,13 @@ def progress_bar(console=None) -> Progress:
     )
 
 
+def _working(console, what: str):
+    """A spinner naming the stage while it runs, so a long probe is not silent."""
+    import contextlib
+
+    return console.status(f"[dim]{what}[/dim]") if console is not None else contextlib.nullcontext()
+
+
 def audit_problems(cfg: AuditConfig, task):
     problems = []
     for split in cfg.splits:
@@ -73,7 +80,8 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
                 r = ProbeResult.from_dict(cached)
             else:
                 try:
-                    r = info.run(ctx)
+                    with _working(console, f"probe {info.name}…"):
+                        r = info.run(ctx)
                 except OfftargetError as exc:
                     r = ProbeResult(info.name, "", "", error=str(exc))
                 r.seconds = time.time() - t1
@@ -87,7 +95,10 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
         store.close()
     ctx.release()
     verdicts = finalize(results, list(evidences), ref, cfg.alpha)
-    verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, console)
+    t2 = time.time()
+    with _working(console, "self-check: split-half null audits…"):
+        verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, console)
+    self_check_seconds = time.time() - t2
     data = {
         "kind": kind,
         "offtarget_version": __version__,
@@ -109,7 +120,8 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
         "evidence_notes": list(dict.fromkeys(
             n for ev in evidences.values() for n in (getattr(ev, "source", None) or {}).get("notes", []))),
         "costs": {"sampling_seconds": round(sampling_seconds, 2),
-                  **{f"probe:{r.probe}": round(r.seconds, 3) for r in results}},
+                  **{f"probe:{r.probe}": round(r.seconds, 3) for r in results},
+                  "self_check": round(self_check_seconds, 3)},
         "probes": [r.to_dict() for r in results],
         "examples": _with_rendered_prompts(cfg, evidences, _examples(evidences)),
         **verdicts,

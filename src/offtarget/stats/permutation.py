@@ -173,6 +173,14 @@ def _relabelled_mean(d_units: np.ndarray, n: int, masks: np.ndarray) -> np.ndarr
     return (d_units.sum() - 2.0 * (flat @ d_units)) / n
 
 
+def _relabelled_sums(from_sums, c_ref: np.ndarray, c_tun: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """T* of a statistic of per-sample sums: swapping unit u moves its contribution between the
+    checkpoints, so both relabelled sums are the observed ones plus one matrix product."""
+    flat = masks.reshape(masks.shape[0], -1).astype(float)
+    delta = flat @ (c_ref - c_tun)
+    return from_sums(c_tun.sum(0) + delta) - from_sums(c_ref.sum(0) - delta)
+
+
 def _count(t_star: np.ndarray, t: float) -> tuple[int, int]:
     """(#{|T*| ≥ |T|}, #finite T*), ties within :data:`_TIE_RTOL` counted as reaching |T|."""
     ok = np.isfinite(t_star)
@@ -277,6 +285,10 @@ def permutation_test(
         d_units, n_entries = _unit_differences(ref, tun, unit), ref[0].size
         def relabel(masks):
             return _relabelled_mean(d_units, n_entries, masks)
+    elif unit == "sample" and hasattr(statistic, "unit_sums"):
+        c_ref, c_tun = statistic.unit_sums(*ref), statistic.unit_sums(*tun)
+        def relabel(masks):
+            return _relabelled_sums(statistic.from_sums, c_ref, c_tun, masks)
     else:
         def relabel(masks):
             return _relabelled(statistic, ref, tun, masks, vectorized)
