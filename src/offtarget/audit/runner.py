@@ -35,6 +35,13 @@ def progress_bar(console=None) -> Progress:
     )
 
 
+def _working(console, what: str):
+    """A spinner naming the stage while it runs, so a long probe is not silent."""
+    import contextlib
+
+    return console.status(f"[dim]{what}[/dim]") if console is not None else contextlib.nullcontext()
+
+
 def audit_problems(cfg: AuditConfig, task):
     problems = []
     for split in cfg.splits:
@@ -85,7 +92,8 @@ def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, ou
                 r = ProbeResult.from_dict(cached)
             else:
                 try:
-                    r = info.run(ctx)
+                    with _working(console, f"probe {info.name}…"):
+                        r = info.run(ctx)
                 except OfftargetError as exc:
                     r = ProbeResult(info.name, "", "", error=str(exc))
                 r.seconds = time.time() - t1
@@ -99,7 +107,10 @@ def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, ou
         store.close()
     ctx.release()
     verdicts = finalize(results, list(evidences), ref, cfg.alpha)
-    verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, console)
+    t2 = time.time()
+    with _working(console, "self-check: split-half null audits…"):
+        verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, console)
+    self_check_seconds = time.time() - t2
     data = {
         "kind": kind,
         "offtarget_version": __version__,
@@ -122,7 +133,8 @@ def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, ou
         "evidence_notes": list(dict.fromkeys(
             n for ev in evidences.values() for n in (getattr(ev, "source", None) or {}).get("notes", []))),
         "costs": {"sampling_seconds": round(sampling_seconds, 2),
-                  **{f"probe:{r.probe}": round(r.seconds, 3) for r in results}},
+                  **{f"probe:{r.probe}": round(r.seconds, 3) for r in results},
+                  "self_check": round(self_check_seconds, 3)},
         "probes": [r.to_dict() for r in results],
         "examples": _with_rendered_prompts(cfg, evidences, _examples(evidences)),
         **verdicts,

@@ -76,7 +76,7 @@ from offtarget.stats.bootstrap import batched_mean
 
 Unit = Literal["sample", "problem"]
 
-METHOD = "permutation-v1"
+METHOD = "permutation-v2"
 """Identifies how p-values are computed; part of the audit's probe-cache key, so results cached
 under another method are recomputed."""
 
@@ -86,6 +86,9 @@ STAGE2 = 19_999
 """Fresh relabellings when stage 1 gives p ≤ :data:`REFINE_BELOW` (floor 5e-5)."""
 REFINE_BELOW = 0.1
 """Stage-1 p above this cannot pass Holm at any alpha ≤ 0.1, so it is final."""
+STOP_AFTER_HITS = 20
+"""A Monte Carlo stage stops once this many relabellings reached |T| (Besag & Clifford 1991):
+p is then ≥ 20 / budget, and its relative Monte Carlo error about 1 / √20 ≈ 22%."""
 EXACT_MAX_PROBLEMS = 10
 """Problem-level tests on at most this many problems enumerate all 2^problems relabellings."""
 _CHUNK_ELEMENTS = 1 << 22
@@ -156,11 +159,65 @@ def _relabelled(statistic, ref, tuned, masks: np.ndarray, vectorized: bool) -> n
     return out
 
 
+def _unit_differences(ref: list[np.ndarray], tuned: list[np.ndarray], unit: Unit) -> np.ndarray:
+    """D_u: the summed tuned − reference difference of each swap unit (flattened), for a mean."""
+    d = tuned[0] - ref[0]
+    keep = 1 if unit == "problem" else 2
+    return d.reshape(int(np.prod(d.shape[:keep])), -1).sum(1)
+
+
+def _relabelled_mean(d_units: np.ndarray, n: int, masks: np.ndarray) -> np.ndarray:
+    """T* of the mean as a matrix product: swapping unit u flips the sign of D_u, so
+    T* = (Σ_u D_u − 2 Σ_u m_u D_u) / N for each mask row m."""
+    flat = masks.reshape(masks.shape[0], -1)
+    return (d_units.sum() - 2.0 * (flat @ d_units)) / n
+
+
+def _relabelled_sums(from_sums, c_ref: np.ndarray, c_tun: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """T* of a statistic of per-sample sums: swapping unit u moves its contribution between the
+    checkpoints, so both relabelled sums are the observed ones plus one matrix product."""
+    flat = masks.reshape(masks.shape[0], -1).astype(float)
+    delta = flat @ (c_ref - c_tun)
+    return from_sums(c_tun.sum(0) + delta) - from_sums(c_ref.sum(0) - delta)
+
+
 def _count(t_star: np.ndarray, t: float) -> tuple[int, int]:
     """(#{|T*| ≥ |T|}, #finite T*), ties within :data:`_TIE_RTOL` counted as reaching |T|."""
     ok = np.isfinite(t_star)
     thr = abs(t) * (1 - _TIE_RTOL) - 1e-15
     return int(np.sum(np.abs(t_star[ok]) >= thr)), int(ok.sum())
+
+
+def _exceeds(t_star: np.ndarray, t: float) -> np.ndarray:
+    """Per finite T*, in draw order: whether it reaches |T| (ties as in :func:`_count`)."""
+    t_star = t_star[np.isfinite(t_star)]
+    return np.abs(t_star) >= abs(t) * (1 - _TIE_RTOL) - 1e-15
+
+
+def _stage(relabel, rng, budget: int, shape: tuple, t: float, hits_to_stop: int | None):
+    """One Monte Carlo stage of at most ``budget`` relabellings, drawn in growing chunks.
+
+    Sequential stopping (Besag & Clifford 1991, "Sequential Monte Carlo p-values"): once
+    ``hits_to_stop`` relabellings have reached |T| after L finite ones, p = h / L is a valid
+    p-value and further draws could only refine a p that is already far from any decision
+    (p ≥ h / budget). Otherwise all ``budget`` are drawn and p = (1 + hits) / (1 + finite).
+    Returns (p, hits, finite, dropped).
+    """
+    hits = ok = drawn = 0
+    chunk = 64 if hits_to_stop else budget
+    while drawn < budget:
+        b = min(chunk, budget - drawn)
+        t_star = relabel(rng.random((b, *shape)) < 0.5)
+        drawn += b
+        exceed = _exceeds(t_star, t)
+        if hits_to_stop and hits + int(exceed.sum()) >= hits_to_stop:
+            at = int(np.flatnonzero(np.cumsum(exceed) + hits >= hits_to_stop)[0])
+            return hits_to_stop / (ok + at + 1), hits_to_stop, ok + at + 1, drawn - ok - exceed.size
+        hits += int(exceed.sum())
+        ok += exceed.size
+        chunk = min(chunk * 2, 4096)
+    p = (1 + hits) / (1 + ok) if ok else math.nan
+    return p, hits, ok, drawn - ok
 
 
 def _hoeffding(ref: list[np.ndarray], tuned: list[np.ndarray], unit: Unit, t: float) -> float:
@@ -184,6 +241,7 @@ def permutation_test(
     seed: int = 0,
     n_permutations: int | None = None,
     refine: bool = True,
+    stop_after_hits: int | None = STOP_AFTER_HITS,
 ) -> PermutationTest:
     """Two-sided paired permutation test of stat(tuned) − stat(reference), relabelling within problems.
 
@@ -223,13 +281,21 @@ def permutation_test(
         p = hits / ok if ok else math.nan
         return _result(p, t, ok, unit, True, floor, masks.shape[0] - ok)
     rng = np.random.default_rng([seed, 0x5eed])
+    if is_mean:
+        d_units, n_entries = _unit_differences(ref, tun, unit), ref[0].size
+        def relabel(masks):
+            return _relabelled_mean(d_units, n_entries, masks)
+    elif unit == "sample" and hasattr(statistic, "unit_sums"):
+        c_ref, c_tun = statistic.unit_sums(*ref), statistic.unit_sums(*tun)
+        def relabel(masks):
+            return _relabelled_sums(statistic.from_sums, c_ref, c_tun, masks)
+    else:
+        def relabel(masks):
+            return _relabelled(statistic, ref, tun, masks, vectorized)
     stages = [n_permutations] if n_permutations else [STAGE1, STAGE2]
     p, ok, hits, dropped = math.nan, 0, 0, 0
     for i, b in enumerate(stages):
-        masks = rng.random((b, *shape)) < 0.5
-        hits, ok = _count(_relabelled(statistic, ref, tun, masks, vectorized), t)
-        dropped = b - ok
-        p = (1 + hits) / (1 + ok) if ok else math.nan
+        p, hits, ok, dropped = _stage(relabel, rng, b, shape, t, stop_after_hits)
         if not refine or i + 1 == len(stages) or not p <= REFINE_BELOW:
             break
     bound = False
