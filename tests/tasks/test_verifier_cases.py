@@ -135,6 +135,8 @@ def test_verifier_case(reference, answer_type, completion, correct, fmt, confide
     ("Confidence: .5", 0.5), ("<confidence>75%</confidence>", 0.75), ("Confidence: 80", None),
     ("Confidence: 1.01", None), ("Confidence: high", None), ("no confidence here", None),
     ("<think>Confidence: 0.2</think>Answer: 1", None), ("<think>unfinished Confidence: 0.2", None),
+    ("I am 80% confident", 0.8), ("Answer 4. 99.5% sure", 0.995), ("1080% confident", None),
+    ("9" * 200_000 + "% confident", None), ("Answer: 3 " + "9" * 200_000, None),
 ])
 def test_stated_confidence(text, q):
     assert stated_confidence(text) == q

@@ -77,7 +77,10 @@ _CONF_LINE = re.compile(
 )
 
 
-_CONF_PERCENT = re.compile(rf"(?P<value>{_NUM})\s*%\s+(?:confident|sure|certain)\b", re.IGNORECASE)
+# a percentage has at most three integer digits, and a match starts where a number starts: without
+# both, a long run of digits costs quadratic time in backtracking (a hostile completion took minutes)
+_CONF_PERCENT = re.compile(r"(?<![\d.])(?P<value>\d{1,3}(?:\.\d{1,6})?)\s*%\s+(?:confident|sure|certain)\b",
+                           re.IGNORECASE)
 
 
 def _confidence_spans(text: str) -> list[tuple[int, int, str, bool]]:
