@@ -33,5 +33,5 @@ def test_prefix_and_substring_credit_are_found(tmp_path):
     assert ("partial:substring_credit", "right_inside") in exploits, exploits
     rows = {r["reward"]: r for r in results["preflight"]["redteam"]["rows"]}
     assert rows["correctness"]["verdict"] == "not found hackable"
-    text = json.dumps(rows["correctness"])
+    text = results["preflight"]["redteam"]["summary"]
     assert "patterns tried" in text
