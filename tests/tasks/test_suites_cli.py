@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("reasoning_gym")
 
-BASE, SFT = "models/lab/base", "models/lab/sft"
+BASE, SFT, CHAT = "models/lab/base", "models/lab/sft", "models/lab/chat"
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,8 @@ def run_cli(*args):
 
 def test_audit_on_a_reasoning_gym_suite(tmp_path):
     out = tmp_path / "rg"
-    run_cli("audit", "--suite", "rg:basic_arithmetic", "--model", f"a={BASE}", "--model", f"b={SFT}",
+    # the chat lab model: reasoning-gym prompts need more than the char-level models' 64 positions
+    run_cli("audit", "--suite", "rg:basic_arithmetic", "--model", f"a={CHAT}", "--model", f"b={CHAT}",
             "--samples", "2", "--problems", "10", "--probes", "accuracy,formats", "--bootstrap", "100", "--out", out)
     results = json.loads((out / "results.json").read_text())
     assert results["task"] == "rg:basic_arithmetic"

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 from offtarget.report.results import SCHEMA_VERSION, atomic_write_text
@@ -21,7 +19,6 @@ def render_all(results: dict, out_dir: str | Path) -> list[str]:
     from offtarget.report.html import render_html
     from offtarget.report.markdown import render_markdown
 
-    t0 = time.time()
     results = {"schema_version": SCHEMA_VERSION, **results}
     out = Path(out_dir)
     paths = []
@@ -31,16 +28,5 @@ def render_all(results: dict, out_dir: str | Path) -> list[str]:
     html = out / "report.html"
     atomic_write_text(html, render_html(results))
     paths.append(str(html))
-    _record_report_seconds(out, time.time() - t0)
     return paths
 
-
-def _record_report_seconds(out: Path, seconds: float) -> None:
-    """Add the rendering time to ``results.json``'s ``costs`` as ``report`` (an optional key)."""
-    path = out / "results.json"
-    if not path.exists():
-        return
-    data = json.loads(path.read_text())
-    if isinstance(data.get("costs"), dict):
-        data["costs"]["report"] = round(seconds, 3)
-        atomic_write_text(path, json.dumps(data, indent=1, allow_nan=False))
