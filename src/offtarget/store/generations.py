@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS generations (
 
 def _storable(text: str) -> str:
     """Text SQLite can hold: a lone surrogate (from a log decoded with ``surrogateescape``, or a
-    broken JSON escape) is kept visibly as ``\\udXXX`` instead of failing the whole batch."""
+    broken JSON escape) is kept visibly as its escape (``\\ud800``) instead of failing the whole batch."""
     try:
         text.encode("utf-8")
         return text
