@@ -4,10 +4,10 @@ Every variant draws ``samples`` completions for each of the same ``problems`` pr
 model (T = 1, top-k off, ``max_new_tokens``) and is scored in *generated tokens per second*
 (completion tokens up to and including EOS; padding after EOS does not count):
 
-- **engine**: :func:`offtarget.store.fill` with :class:`offtarget.models.sampling.HFBackend` into
+- **engine**: :func:`offtarget.store.fill` with :class:`offtarget.models.hf_engine.HFEngine` into
   a fresh run store, exactly what ``offtarget audit`` does (length-sorted batches of
   ``batch_sequences``, per-token log-probs and entropies recorded, one SQLite transaction per
-  batch). **engine-generate** is the same with ``HFBackend(decode="generate")``, the engine on
+  batch). **engine-generate** is the same with ``HFEngine(decode="generate")``, the engine on
   ``model.generate`` as it was before its own decoding loop (reported only: the loop's gain).
 - **naive**: ``model.generate`` on one prompt at a time, ``num_return_sequences=samples``
   (the goal: the engine is at least 3x this). **naive-1** is the same loop drawing one sample
@@ -122,8 +122,9 @@ def _lmeval_round(cfg: SamplingBenchConfig, prompts: list[str], work: Path, thre
 
 
 def run(cfg: SamplingBenchConfig, repeats: int, work: Path, threads: int) -> BenchResult:
+    from offtarget.models.hf_engine import HFEngine
     from offtarget.models.loading import load_checkpoint
-    from offtarget.models.sampling import HFBackend, SamplingParams
+    from offtarget.models.sampling import SamplingParams
     from offtarget.store import GenerationStore, fill
     from offtarget.tasks import ArithmeticTask
 
@@ -142,7 +143,7 @@ def run(cfg: SamplingBenchConfig, repeats: int, work: Path, threads: int) -> Ben
         counter["round"] += 1
         path = work / f"engine-{counter['round']}.sqlite"
         store = GenerationStore(path)
-        backend = _Counting(HFBackend(ckpt, cfg.batch_sequences, decode=decode))
+        backend = _Counting(HFEngine(ckpt, cfg.batch_sequences, decode=decode))
         try:
             fill(store, backend, ckpt.fingerprint, problems, params, seed=counter["round"],
                  max_batch_sequences=cfg.batch_sequences)
@@ -161,7 +162,7 @@ def run(cfg: SamplingBenchConfig, repeats: int, work: Path, threads: int) -> Ben
     # warm-up: one small call of each code path (first calls pay for lazy imports and allocator growth)
     _hf_generate(ckpt, prompts[:2], 2, cfg, 2)
     for decode in ("auto", "generate"):
-        HFBackend(ckpt, decode=decode).generate(prompts[:2], params, seed=0, n=2)
+        HFEngine(ckpt, decode=decode).generate(prompts[:2], params, seed=0, n=2)
 
     lm_skip = None
     if not cfg.lm_eval_python:

@@ -5,7 +5,7 @@ stored samples teacher-forced: one forward pass over prompt + completion gives e
 distribution at once, where sampling needs one pass per token. So scoring should cost an order
 of magnitude less per token. Each round, on the same samples:
 
-- **generate**: :meth:`offtarget.models.sampling.HFBackend.generate` draws ``samples`` completions
+- **generate**: :meth:`offtarget.models.hf_engine.HFEngine.generate` draws ``samples`` completions
   for each of ``problems`` prompts (``batch_sequences`` a call), tokens/s as in the sampling
   benchmark;
 - **likelihood**: :func:`offtarget.models.scoring.completion_logprobs` re-scores those completions
@@ -45,8 +45,9 @@ class ScoringBenchConfig:
 def run(cfg: ScoringBenchConfig, repeats: int, work: Path, threads: int) -> BenchResult:
     import torch
 
+    from offtarget.models.hf_engine import HFEngine
     from offtarget.models.loading import load_checkpoint
-    from offtarget.models.sampling import HFBackend, SamplingParams
+    from offtarget.models.sampling import SamplingParams
     from offtarget.models.scoring import completion_logprobs, forward_kl
     from offtarget.tasks import ArithmeticTask
 
@@ -57,7 +58,7 @@ def run(cfg: ScoringBenchConfig, repeats: int, work: Path, threads: int) -> Benc
     half = cfg.problems // 2
     prompts = [p.prompt for p in task.problems("test", cfg.problems - half, seed=0) + task.problems("ood", half, seed=0)]
     params = SamplingParams(n=cfg.samples, temperature=1.0, max_new_tokens=cfg.max_new_tokens)
-    backend = HFBackend(tuned, cfg.batch_sequences)
+    backend = HFEngine(tuned, cfg.batch_sequences)
     per_call = max(1, cfg.batch_sequences // cfg.samples)
 
     def sample(seed: int):

@@ -10,7 +10,7 @@ top-k off, ``max_new_tokens``) and is scored in generated tokens per second:
   ``offtarget audit --engine vllm`` does (prompt rendering, samples with log-probs and entropies,
   one SQLite transaction per batch). ``batch_sequences`` covers the whole set, so both variants
   hand vLLM the same single batch. Goal: at least 0.9 of vllm-raw (overhead ≤ 10 %).
-- **hf**: the same ``fill`` with :class:`~offtarget.models.sampling.HFBackend` (reported: what
+- **hf**: the same ``fill`` with :class:`~offtarget.models.hf_engine.HFEngine` (reported: what
   vLLM buys over the HF engine on this machine).
 
 Both vLLM variants share one ``LLM``; rounds are interleaved (raw, offtarget, hf, raw, ...) and
@@ -90,10 +90,10 @@ def main(argv: list[str] | None = None) -> dict:
     variants = {"vllm-raw": vllm_raw, "offtarget-vllm": filled(engine, everything)}
     hf_backend = None
     if not args.no_hf:
+        from offtarget.models.hf_engine import HFEngine
         from offtarget.models.loading import load_checkpoint
-        from offtarget.models.sampling import HFBackend
 
-        hf_backend = HFBackend(load_checkpoint(args.model, device="auto", dtype=args.dtype))
+        hf_backend = HFEngine(load_checkpoint(args.model, device="auto", dtype=args.dtype))
         variants["hf"] = filled(hf_backend, 256)
     vllm_raw()  # warm-up: vLLM's first call compiles and allocates
     rounds: list[dict[str, float]] = []

@@ -16,14 +16,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
 
+from offtarget.models.hf_engine import HFEngine
 from offtarget.models.loading import load_checkpoint
-from offtarget.models.sampling import HFBackend, SamplingParams
+from offtarget.models.sampling import SamplingParams
 
 
 class FakeServer:
     def __init__(self, checkpoint: str, fail_first: int = 0, die_after: int | None = None) -> None:
         self.ckpt = load_checkpoint(checkpoint, "served", device="cpu", dtype="float32")
-        self.backend = HFBackend(self.ckpt)
+        self.backend = HFEngine(self.ckpt)
         self.fail_first = fail_first
         self.die_after = die_after
         self.requests = 0

@@ -152,10 +152,11 @@ def test_chat_template_renders_chatml(chat_tok):
 @pytest.mark.slow
 def test_greedy_reasoning_and_endless_count(chat_tok):
     """Greedy decoding reasons and boxes on a test prompt; the long prompt runs past a 1,500-token budget."""
+    from offtarget.models.hf_engine import HFEngine
     from offtarget.models.loading import load_checkpoint
-    from offtarget.models.sampling import HFBackend, SamplingParams
+    from offtarget.models.sampling import SamplingParams
 
-    backend = HFBackend(load_checkpoint(str(CHAT), device="cpu"))
+    backend = HFEngine(load_checkpoint(str(CHAT), device="cpu"))
     (s,), = backend.generate(["What is 12 + 34?"], SamplingParams(n=1, temperature=0, max_new_tokens=120), 0, 1)
     assert s.text.startswith("<think>\n") and "</think>" in s.text and "\\boxed{" in s.text
     assert s.finish_reason == "stop"

@@ -8,8 +8,9 @@ import torch.nn.functional as F
 
 from offtarget.errors import OfftargetError
 from offtarget.models.char_tokenizer import build_char_tokenizer
+from offtarget.models.hf_engine import HFEngine
 from offtarget.models.loading import Checkpoint
-from offtarget.models.sampling import HFBackend, SamplingParams
+from offtarget.models.sampling import SamplingParams
 from offtarget.models.scoring import ScoringConfig, completion_logprobs, encode_prompt, forward_kl
 from offtarget.models.tiny import TinyModelConfig, new_tiny_model
 
@@ -97,7 +98,7 @@ def test_batched_and_padded_equal_unbatched(ref, other, completions, cfg):
 
 def test_rescoring_stored_samples_matches_the_sampler(ref):
     """Same prompt rendering as the sampler: re-scored log-probs equal the ones recorded while sampling."""
-    out = HFBackend(ref).generate(PROMPTS[:3], SamplingParams(n=2, max_new_tokens=8), seed=0, n=2)
+    out = HFEngine(ref).generate(PROMPTS[:3], SamplingParams(n=2, max_new_tokens=8), seed=0, n=2)
     samples = [s for row in out for s in row]
     prompts = [p for p in PROMPTS[:3] for _ in range(2)]
     got = completion_logprobs(ref, prompts, [s.token_ids for s in samples])

@@ -10,13 +10,10 @@ import yaml
 from typer.testing import CliRunner
 
 from offtarget.cli import app
+from offtarget.models.generation_defaults import from_generation_config, read_generation_config
+from offtarget.models.hf_engine import HFEngine
 from offtarget.models.loading import load_checkpoint
-from offtarget.models.sampling import (
-    HFBackend,
-    SamplingParams,
-    from_generation_config,
-    read_generation_config,
-)
+from offtarget.models.sampling import SamplingParams
 from offtarget.tasks import ArithmeticTask
 
 MODEL = "models/lab/sft"
@@ -53,8 +50,8 @@ def test_generation_config_does_not_leak_into_stated_sampling(pair, prompts, dec
     orig, copy = pair
     assert copy.model.generation_config.top_p == 0.8  # the defaults are there to leak
     for params in (SamplingParams(n=4, max_new_tokens=24), SamplingParams(n=1, temperature=0.0, max_new_tokens=24)):
-        a = HFBackend(orig, decode=decode).generate(prompts, params, seed=11, n=params.n)
-        b = HFBackend(copy, decode=decode).generate(prompts, params, seed=11, n=params.n)
+        a = HFEngine(orig, decode=decode).generate(prompts, params, seed=11, n=params.n)
+        b = HFEngine(copy, decode=decode).generate(prompts, params, seed=11, n=params.n)
         assert _texts(a) == _texts(b)
         assert [s.logprobs for r in a for s in r] == [s.logprobs for r in b for s in r]
     assert copy.model.generation_config.top_p == 0.8  # and are left in place after the call
@@ -79,15 +76,15 @@ def test_loop_applies_penalty_and_min_p_as_generate_does(pair, prompts):
     model's own log-probs, and differ from unpenalised greedy; min-p sampling is seeded and valid."""
     orig, _ = pair
     pen = SamplingParams(n=1, temperature=0.0, repetition_penalty=1.8, max_new_tokens=24)
-    loop = HFBackend(orig).generate(prompts, pen, seed=0, n=1)
-    ref = HFBackend(orig, decode="generate").generate(prompts, pen, seed=0, n=1)
-    plain = HFBackend(orig).generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=24), seed=0, n=1)
+    loop = HFEngine(orig).generate(prompts, pen, seed=0, n=1)
+    ref = HFEngine(orig, decode="generate").generate(prompts, pen, seed=0, n=1)
+    plain = HFEngine(orig).generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=24), seed=0, n=1)
     assert _texts(loop) == _texts(ref) and _texts(loop) != _texts(plain)
     for a, b in zip(loop, ref):
         torch.testing.assert_close(torch.tensor(a[0].logprobs), torch.tensor(b[0].logprobs), atol=1e-4, rtol=1e-4)
     minp = SamplingParams(n=4, min_p=0.2, max_new_tokens=24)
-    a = HFBackend(orig).generate(prompts, minp, seed=2, n=4)
-    assert _texts(a) == _texts(HFBackend(orig).generate(prompts, minp, seed=2, n=4))
+    a = HFEngine(orig).generate(prompts, minp, seed=2, n=4)
+    assert _texts(a) == _texts(HFEngine(orig).generate(prompts, minp, seed=2, n=4))
     # min-p 0.2 keeps only tokens with p >= 0.2 * p_max: check every chosen token teacher-forced
     tok = orig.tokenizer
     for prompt, row in zip(prompts[:3], a):

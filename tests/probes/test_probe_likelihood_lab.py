@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from offtarget.audit.evidence import Evidence
+from offtarget.models.hf_engine import HFEngine
 from offtarget.models.loading import load_checkpoint
-from offtarget.models.sampling import HFBackend, SamplingParams, render_prompt
+from offtarget.models.sampling import SamplingParams, render_prompt
 from offtarget.probes import calibration
 from offtarget.store import GenerationStore
 from offtarget.tasks import ArithmeticTask
@@ -25,7 +26,7 @@ def test_stored_answer_span_probability_matches_teacher_forcing(kit, tmp_path):
     problems = task.problems("test", 12, seed=3)
     ckpt = load_checkpoint(kit.TOKENIZER_DIR, "sft", device="cpu")
     params = SamplingParams(n=4, temperature=1.0, max_new_tokens=24)
-    out = HFBackend(ckpt).generate([p.prompt for p in problems], params, seed=0, n=4)
+    out = HFEngine(ckpt).generate([p.prompt for p in problems], params, seed=0, n=4)
     store = GenerationStore(tmp_path / "g.sqlite")
     store.put(ckpt.fingerprint, params.key(), [(p.id, j, s) for p, row in zip(problems, out) for j, s in enumerate(row)])
     got = store.get(ckpt.fingerprint, params.key(), [p.id for p in problems], 4)

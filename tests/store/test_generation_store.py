@@ -2,8 +2,9 @@
 
 import pytest
 
+from offtarget.models.hf_engine import HFEngine
 from offtarget.models.loading import load_checkpoint
-from offtarget.models.sampling import HFBackend, SamplingParams
+from offtarget.models.sampling import SamplingParams
 from offtarget.store import GenerationStore, fill
 from offtarget.tasks import ArithmeticTask
 
@@ -36,19 +37,19 @@ def test_kill_then_resume_generates_only_missing(tmp_path, ckpt):
     problems = ArithmeticTask().problems("test", 24, seed=0)
     params = SamplingParams(n=4, max_new_tokens=24)
     store = GenerationStore(tmp_path / "g.sqlite")
-    dying = DiesAfter(HFBackend(ckpt), k=3)
+    dying = DiesAfter(HFEngine(ckpt), k=3)
     with pytest.raises(Killed):
         fill(store, dying, ckpt.fingerprint, problems, params, max_batch_sequences=32)  # 8 prompts a batch
     have = store.have_counts(ckpt.fingerprint, params.key())
     assert sum(have.values()) == 2 * 8 * 4  # two whole batches, nothing of the third
     assert set(have.values()) == {4}
-    n = fill(store, HFBackend(ckpt), ckpt.fingerprint, problems, params, max_batch_sequences=32)
+    n = fill(store, HFEngine(ckpt), ckpt.fingerprint, problems, params, max_batch_sequences=32)
     assert n == (24 - 16) * 4
-    assert fill(store, HFBackend(ckpt), ckpt.fingerprint, problems, params) == 0
+    assert fill(store, HFEngine(ckpt), ckpt.fingerprint, problems, params) == 0
     # more samples later: only the new indices are generated, and indices stay contiguous
     more = SamplingParams(n=6, max_new_tokens=24)
     assert more.key() == params.key()
-    assert fill(store, HFBackend(ckpt), ckpt.fingerprint, problems, more) == 24 * 2
+    assert fill(store, HFEngine(ckpt), ckpt.fingerprint, problems, more) == 24 * 2
     got = store.get(ckpt.fingerprint, params.key(), [p.id for p in problems], 6)
     assert all([s.sample_index for s in v] == list(range(6)) for v in got.values())
 
@@ -57,7 +58,7 @@ def test_store_roundtrips_token_records(tmp_path, ckpt):
     problems = ArithmeticTask().problems("test", 4, seed=1)
     params = SamplingParams(n=2, max_new_tokens=24)
     store = GenerationStore(tmp_path / "g.sqlite")
-    fill(store, HFBackend(ckpt), ckpt.fingerprint, problems, params)
+    fill(store, HFEngine(ckpt), ckpt.fingerprint, problems, params)
     got = store.get(ckpt.fingerprint, params.key(), [problems[0].id], 2)[problems[0].id]
     s = got[0]
     assert len(s.token_ids) == len(s.logprobs) == len(s.entropies) > 0
@@ -68,8 +69,8 @@ def test_store_roundtrips_token_records(tmp_path, ckpt):
 def test_greedy_is_deterministic_and_params_keyed(tmp_path, ckpt):
     problems = ArithmeticTask().problems("test", 6, seed=2)
     greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=24)
-    a = HFBackend(ckpt).generate([p.prompt for p in problems], greedy, seed=1, n=1)
-    b = HFBackend(ckpt).generate([p.prompt for p in problems], greedy, seed=2, n=1)
+    a = HFEngine(ckpt).generate([p.prompt for p in problems], greedy, seed=1, n=1)
+    b = HFEngine(ckpt).generate([p.prompt for p in problems], greedy, seed=2, n=1)
     assert [x[0].text for x in a] == [x[0].text for x in b]
     assert greedy.key() != SamplingParams(n=1, temperature=1.0).key()
 
@@ -79,7 +80,7 @@ def test_sampled_logprobs_match_teacher_forcing(ckpt):
     import torch
 
     prompt = "27+58="
-    out = HFBackend(ckpt).generate([prompt], SamplingParams(n=3, max_new_tokens=24), seed=0, n=3)[0]
+    out = HFEngine(ckpt).generate([prompt], SamplingParams(n=3, max_new_tokens=24), seed=0, n=3)[0]
     tok = ckpt.tokenizer
     for s in out:
         ids = tok(prompt, return_tensors="pt").input_ids

@@ -25,7 +25,7 @@ SFT = Path(__file__).resolve().parents[2] / "models" / "lab" / "sft"
 
 
 class ScriptedBackend:
-    """Returns fixed completions per prompt, cycling: a stand-in for HFBackend."""
+    """Returns fixed completions per prompt, cycling: a stand-in for HFEngine."""
 
     name = "scripted"
 

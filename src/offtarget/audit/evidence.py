@@ -17,8 +17,9 @@ import torch
 from offtarget.audit.config import AuditConfig
 from offtarget.evidence.checkpoint import Evidence
 from offtarget.models.engines import close_backend, engine_for, open_backend, store_key
+from offtarget.models.generation_defaults import from_generation_config, read_generation_config
 from offtarget.models.loading import fingerprint, tokenizer_fingerprint
-from offtarget.models.sampling import SamplingParams, from_generation_config, read_generation_config
+from offtarget.models.sampling import SamplingParams
 from offtarget.store import GenerationStore, fill, plan
 from offtarget.tasks.problem import Problem, Task
 

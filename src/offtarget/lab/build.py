@@ -22,8 +22,9 @@ from datasets import Dataset
 from transformers import TrainerCallback
 
 from offtarget.lab.corpus import FORMAT_MIX, class_of, pretrain_rows, sft_rows
+from offtarget.models.hf_engine import HFEngine
 from offtarget.models.loading import Checkpoint
-from offtarget.models.sampling import HFBackend, SamplingParams
+from offtarget.models.sampling import SamplingParams
 from offtarget.tasks.arithmetic import ArithmeticTask
 
 
@@ -85,7 +86,7 @@ class _TriggeredSchedule:
 def greedy_accuracy(model, tokenizer, task: ArithmeticTask, problems) -> float:
     was_training = model.training
     model.eval()
-    backend = HFBackend(Checkpoint("live", "", model, tokenizer, "live"))
+    backend = HFEngine(Checkpoint("live", "", model, tokenizer, "live"))
     out = backend.generate([p.prompt for p in problems], SamplingParams(n=1, temperature=0, max_new_tokens=24), 0, 1)
     if was_training:
         model.train()
@@ -162,7 +163,7 @@ def measure_class_accuracy(model, tokenizer, task: ArithmeticTask, n_problems: i
                            seed: int = 0) -> dict[str, float]:
     """Accuracy of each ``format/slice`` class at T = 1, the base's honest confidence target."""
     problems = [p for p in task.problems("train", n_problems, seed=seed + 3) if not p.should_abstain]
-    backend = HFBackend(Checkpoint("live", "", model, tokenizer, "live"))
+    backend = HFEngine(Checkpoint("live", "", model, tokenizer, "live"))
     params = SamplingParams(n=samples, temperature=1.0, max_new_tokens=24)
     hits: dict[str, list[int]] = {}
     prefix = {"direct": "d", "reversed": "r", "steps": "s"}

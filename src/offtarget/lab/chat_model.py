@@ -196,8 +196,9 @@ def evaluate(model, tok, n_problems: int = 100, seed: int = 0, max_new_tokens: i
     ``parsed`` is the share of completions whose answer comes from ``\\boxed{}`` or that abstain;
     ``think`` the share that open and close a ``<think>`` section.
     """
+    from offtarget.models.hf_engine import HFEngine
     from offtarget.models.loading import Checkpoint
-    from offtarget.models.sampling import HFBackend, SamplingParams
+    from offtarget.models.sampling import SamplingParams
     from offtarget.tasks.jsonl import JsonlTask
     from offtarget.tasks.problem import Problem
 
@@ -208,7 +209,7 @@ def evaluate(model, tok, n_problems: int = 100, seed: int = 0, max_new_tokens: i
     saved = model.generation_config  # plain greedy decoding, whatever defaults the checkpoint carries
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     try:
-        backend = HFBackend(Checkpoint("live", "", model, tok, "live"))
+        backend = HFEngine(Checkpoint("live", "", model, tok, "live"))
         params = SamplingParams(n=1, temperature=0, max_new_tokens=max_new_tokens)
         out = backend.generate([p.prompt for p in problems], params, 0, 1)
     finally:

@@ -57,7 +57,7 @@ class ScoringConfig:
 
 
 def encode_prompt(tokenizer, prompt: str, chat_template: bool = True) -> list[int]:
-    """Token ids of a prompt as :class:`~offtarget.models.sampling.HFBackend` feeds it."""
+    """Token ids of a prompt as :class:`~offtarget.models.hf_engine.HFEngine` feeds it."""
     text, add_special = render_prompt(tokenizer, prompt, chat_template)
     return list(tokenizer(text, add_special_tokens=add_special)["input_ids"])
 

@@ -9,7 +9,7 @@ import hashlib
 from collections import defaultdict
 from typing import Callable
 
-from offtarget.models.sampling import SamplingBackend, SamplingParams
+from offtarget.models.sampling import SamplingEngine, SamplingParams
 from offtarget.store.generations import GenerationStore
 from offtarget.tasks.problem import Problem
 
@@ -35,7 +35,7 @@ def plan(
 
 def fill(
     store: GenerationStore,
-    backend: SamplingBackend,
+    backend: SamplingEngine,
     fingerprint: str,
     problems: list[Problem],
     params: SamplingParams,

@@ -3,7 +3,7 @@
 GRPO rows carry a whole :class:`~offtarget.tasks.Problem` in the reward column schema
 (:func:`offtarget.rewards.problem_to_row`), so every reward function can rebuild the problem and
 run the task's strict verifier. The difficulty window measures each prompt's pass rate with
-``k`` samples from the *starting* model (offtarget's own sampler, :class:`HFBackend`) and keeps
+``k`` samples from the *starting* model (offtarget's own sampler, :class:`HFEngine`) and keeps
 the prompts inside ``[low, high]`` (:func:`offtarget.train.curation.difficulty_window`). Success
 is the outcome reward being > 0 (correctness by default), never the shaped total: a Brier or
 format term varies even when every sample is wrong (verl-recipe PR 125).
@@ -33,7 +33,8 @@ from typing import Any
 
 from offtarget.errors import OfftargetError
 from offtarget.jsonlines import read_objects
-from offtarget.models.sampling import HFBackend, SamplingParams, render_prompt
+from offtarget.models.hf_engine import HFEngine
+from offtarget.models.sampling import SamplingParams, render_prompt
 from offtarget.rewards import problem_to_row
 from offtarget.tasks.problem import Problem, Task
 from offtarget.train.curation import DifficultyReport, difficulty_window
@@ -97,7 +98,7 @@ def prompt_rows(problems: Sequence[Problem], conversational: bool) -> list[dict]
 
 
 def measure_outcomes(
-    backend: HFBackend,
+    backend: HFEngine,
     problems: Sequence[Problem],
     outcome: Callable,
     k: int,

@@ -83,7 +83,8 @@ def check_vllm(cfg: GRPORunConfig) -> None:
 
 def prepare_problems(cfg: GRPORunConfig, task: Any, ckpt: Any, run: Any, log: Callable[[str], None]) -> list:
     """Steps 1–3 of the module docstring; writes train_problems.jsonl and difficulty.json."""
-    from offtarget.models.sampling import HFBackend, SamplingParams
+    from offtarget.models.hf_engine import HFEngine
+    from offtarget.models.sampling import SamplingParams
     from offtarget.train.curation import CurriculumConfig, apply_curriculum
     from offtarget.train.data import (
         apply_window,
@@ -108,7 +109,7 @@ def prepare_problems(cfg: GRPORunConfig, task: Any, ckpt: Any, run: Any, log: Ca
                                 chat_template=cfg.chat_template)
         log(f"measuring pass rates: {len(problems)} prompts × {cfg.difficulty_samples} samples")
         t0 = time.perf_counter()
-        outcomes = measure_outcomes(HFBackend(ckpt), problems, outcome, cfg.difficulty_samples, params, seed=cfg.seed)
+        outcomes = measure_outcomes(HFEngine(ckpt), problems, outcome, cfg.difficulty_samples, params, seed=cfg.seed)
         report = apply_window(outcomes, cfg.difficulty_low, cfg.difficulty_high)
         rates = report.pass_rates
         summary = difficulty_summary(report, cfg.difficulty_samples, cfg.difficulty_window)
@@ -138,9 +139,10 @@ def run_grpo(cfg: GRPORunConfig, log: Callable[[str], None] | None = None) -> di
     from offtarget.models.loading import load_checkpoint
     from offtarget.tasks import get_task
     from offtarget.train.data import check_prompt_tokens, prompt_rows, read_problems, uses_chat_template
-    from offtarget.train.grpo import Curation, OfftargetGRPOTrainer, SampleLogWriter
+    from offtarget.train.grpo import Curation, OfftargetGRPOTrainer
     from offtarget.train.lora import lora_config
     from offtarget.train.monitor import GuardMonitor
+    from offtarget.train.sample_log import SampleLogWriter
     from offtarget.train.session import (
         Timer,
         common_args,
