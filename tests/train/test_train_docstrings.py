@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["", ".config", ".data", ".grpo", ".monitor", ".rundir", ".session"]
+MODULES = ["", ".config", ".data", ".grpo", ".grpo_advantages", ".monitor", ".rundir", ".sample_log", ".session",
+           ".trl_batch"]
 
 
 @pytest.mark.parametrize("suffix", MODULES)

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from offtarget.errors import OfftargetError
-from offtarget.train.grpo import concat_batches, group_advantages, loss_tokens, take_rows
+from offtarget.train.grpo_advantages import group_advantages
+from offtarget.train.trl_batch import concat_batches, loss_tokens, take_rows
 
 SFT = Path(__file__).resolve().parents[2] / "models" / "lab" / "sft"
 

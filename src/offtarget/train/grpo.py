@@ -39,9 +39,11 @@ TRL's own ``reward``, ``frac_reward_zero_std`` and length metrics describe the *
 Limits: text-only (no images, tools or environments) and ``multi_objective_aggregation=
 "sum_then_normalize"`` when curation is on; the trainer raises otherwise.
 
-    >>> import torch
-    >>> group_advantages(torch.tensor([[1.0], [0.0], [1.0], [1.0]]), torch.tensor([1.0]), 2, "none").tolist()
-    [0.5, -0.5, 0.0, 0.0]
+Row surgery on TRL's output is :mod:`offtarget.train.trl_batch`, the advantage formula
+:mod:`offtarget.train.grpo_advantages`, the sample records :mod:`offtarget.train.sample_log`.
+
+    >>> Curation(keep=4, roc=True).active, Curation(keep=4).active
+    (True, False)
 """
 
 from __future__ import annotations
@@ -55,33 +57,18 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 from packaging.version import Version
-from transformers import TrainerCallback
 from trl import GRPOTrainer
-from trl.trainer.utils import nanstd
 
 from offtarget.errors import OfftargetError
-from offtarget.rewards.columns import completion_text
 from offtarget.train.curation import is_tied, prompts_to_draw, roc_select
+from offtarget.train.grpo_advantages import group_advantages
+from offtarget.train.sample_log import mark_kept, sample_records
+from offtarget.train.trl_batch import concat_batches, loss_tokens, take_rows
 
 TESTED_TRL = "1.16.0"
 """The TRL release these overrides were written and tested against."""
 SUPPORTED_TRL = (Version("1.14"), Version("1.17"))
 """pyproject's pin, ``trl>=1.14,<1.17``."""
-
-# Row-aligned keys of TRL 1.16's `_generate_and_score_completions` output (text-only), and how each
-# is padded when batches from separate generation rounds are joined.
-LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}
-RIGHT_PADDED = {
-    "completion_ids": "pad",
-    "completion_mask": 0,
-    "old_per_token_logps": 0.0,
-    "ref_per_token_logps": 0.0,
-    "sampling_per_token_logps": 0.0,
-    "importance_sampling_ratio": 0.0,
-    "tool_mask": 1,
-}
-PER_ROW = {"advantages"}
-PER_BATCH = {"num_items_in_batch"}
 
 
 @dataclass(frozen=True)
@@ -110,98 +97,6 @@ class Curation:
     @property
     def active(self) -> bool:
         return self.dynamic_sampling or self.roc
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure helpers over TRL's output dict
-
-
-def take_rows(output: dict[str, Any], rows: list[int] | torch.Tensor) -> dict[str, Any]:
-    """The rows ``rows`` of every row-aligned tensor of a TRL output dict (scalars are copied).
-
-    Raises for keys this module does not know how to index (images, token types): curation
-    supports text-only GRPO.
-    """
-    idx = torch.as_tensor(rows, dtype=torch.long)
-    out: dict[str, Any] = {}
-    for key, value in output.items():
-        if key in PER_BATCH:
-            out[key] = value
-        elif key in LEFT_PADDED or key in RIGHT_PADDED or key in PER_ROW:
-            out[key] = None if value is None else value[idx.to(value.device)]
-        else:
-            raise OfftargetError(
-                f"GRPO-RoC / dynamic sampling support text-only GRPO; TRL's batch has {key!r}: "
-                "turn off --roc and --dynamic-sampling for this model"
-            )
-    return out
-
-
-def _pad_to(t: torch.Tensor, width: int, value: float, left: bool) -> torch.Tensor:
-    extra = width - t.shape[1]
-    if extra <= 0:
-        return t
-    filler = torch.full((t.shape[0], extra, *t.shape[2:]), value, dtype=t.dtype, device=t.device)
-    return torch.cat([filler, t] if left else [t, filler], dim=1)
-
-
-def concat_batches(parts: list[dict[str, Any]], pad_token_id: int) -> dict[str, Any]:
-    """Join TRL output dicts row-wise, re-padding prompts on the left and completions on the right."""
-    if len(parts) == 1:
-        return dict(parts[0])
-    out: dict[str, Any] = {}
-    for key in parts[0]:
-        values = [p[key] for p in parts]
-        if key in PER_BATCH:
-            out[key] = values[0]
-            continue
-        if any(v is None for v in values):
-            out[key] = None
-            continue
-        if key in PER_ROW or values[0].dim() < 2 or (key == "importance_sampling_ratio" and values[0].shape[1] == 1):
-            out[key] = torch.cat(values, dim=0)
-            continue
-        left = key in LEFT_PADDED
-        fill = (LEFT_PADDED if left else RIGHT_PADDED)[key]
-        fill = pad_token_id if fill == "pad" else fill
-        width = max(v.shape[1] for v in values)
-        out[key] = torch.cat([_pad_to(v, width, fill, left) for v in values], dim=0)
-    return out
-
-
-def loss_tokens(output: dict[str, Any]) -> torch.Tensor:
-    """Tokens that enter the loss: the completion mask (times the tool mask when present)."""
-    mask = output["completion_mask"]
-    if output.get("tool_mask") is not None:
-        mask = mask * output["tool_mask"]
-    return mask.sum()
-
-
-def group_advantages(
-    rewards_per_func: torch.Tensor, weights: torch.Tensor, group_size: int, scale_rewards: str
-) -> torch.Tensor:
-    """TRL 1.16's ``sum_then_normalize`` advantages for rows laid out as contiguous groups.
-
-    reward = Σ_f w_f r_f (NaN-skipping; a row where every function returned None stays NaN),
-    advantage = (reward − group mean) / (std + 1e-4) with std per group (``group``), over all
-    rows (``batch``), or no scaling (``none``); NaN advantages become 0.
-    """
-    weights = weights.to(rewards_per_func.device)
-    unscorable = torch.isnan(rewards_per_func).all(dim=1)
-    rewards = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1)
-    rewards[unscorable] = torch.nan
-    grouped = rewards.view(-1, group_size)
-    mean = torch.nanmean(grouped, dim=1).repeat_interleave(group_size)
-    if scale_rewards in ("group", "none"):
-        std = nanstd(grouped, dim=1).repeat_interleave(group_size) if group_size > 1 else torch.zeros_like(rewards)
-    elif scale_rewards == "batch":
-        std = nanstd(rewards).expand_as(rewards) if rewards.numel() > 1 else torch.zeros_like(rewards)
-    else:
-        raise OfftargetError(f"scale_rewards {scale_rewards!r}: choose group, batch or none")
-    advantages = rewards - mean
-    if scale_rewards != "none":
-        advantages = advantages / (std + 1e-4)
-    return torch.nan_to_num(advantages, nan=0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,37 +326,15 @@ class OfftargetGRPOTrainer(GRPOTrainer):
     def _stage_samples(self, rewards: torch.Tensor, index: int) -> None:
         """Build one record per generated row of this round (main process), from TRL's ``_logs``."""
         n = rewards.shape[0]
-        prompts = list(self._logs["prompt"])[-n:]
-        completions = list(self._logs["completion"])[-n:]
         names = list(self.reward_func_names)
-        weights = self.reward_weights.tolist()
-        oi = names.index(self.curation.outcome) if self.curation.outcome in names else None
-        rows = rewards.tolist()
-        size = self.num_generations
-        step = int(self.state.global_step)
-        for i in range(n):
-            values = rows[i]
-            group_values = rewards[(i // size) * size : (i // size + 1) * size, oi].tolist() if oi is not None else None
-            self._staged[(index, i)] = {
-                "step": step,
-                "round": index,
-                "group": i // size,
-                "prompt": prompts[i] if i < len(prompts) else None,
-                "completion": completion_text(completions[i]) if i < len(completions) else None,
-                "rewards": {nm: (None if math.isnan(v) else v) for nm, v in zip(names, values, strict=True)},
-                "reward": sum(w * v for w, v in zip(weights, values, strict=True) if not math.isnan(v)),
-                "outcome": None if oi is None or math.isnan(values[oi]) else values[oi],
-                "group_tied": is_tied(group_values) if group_values is not None else None,
-                "kept": False,
-                "advantage": None,
-            }
+        self._staged.update(sample_records(
+            rewards.tolist(), list(self._logs["prompt"])[-n:], list(self._logs["completion"])[-n:], names,
+            self.reward_weights.tolist(), names.index(self.curation.outcome) if self.curation.outcome in names else None,
+            self.num_generations, int(self.state.global_step), index,
+        ))
 
     def _resolve_samples(self, kept: list[tuple[int, int, float]]) -> None:
-        for ri, row, adv in kept:
-            rec = self._staged.get((ri, row))
-            if rec is not None:
-                rec["kept"], rec["advantage"] = True, adv
-        self.sample_log.extend(self._staged[k] for k in sorted(self._staged))
+        self.sample_log.extend(mark_kept(self._staged, kept))
         self._staged.clear()
 
     def _record_uncurated(self, output: dict[str, Any]) -> None:
@@ -478,25 +351,6 @@ class OfftargetGRPOTrainer(GRPOTrainer):
         return out
 
 
-class SampleLogWriter(TrainerCallback):
-    """Appends ``trainer.pop_samples()`` to ``samples.jsonl`` at every logging step and at the end."""
-
-    def __init__(self, trainer: OfftargetGRPOTrainer, path: Any) -> None:
-        self.trainer, self.path = trainer, path
-
-    def _flush(self) -> None:
-        if self.trainer.accelerator.is_main_process:
-            from offtarget.train.rundir import append_jsonl
-
-            append_jsonl(self.path, self.trainer.pop_samples())
-
-    def on_log(self, args, state, control, **kwargs):
-        self._flush()
-
-    def on_train_end(self, args, state, control, **kwargs):
-        self._flush()
-
-
 def check_trl_version() -> None:
     """Warn when the installed TRL is outside the range these overrides were tested on."""
     import trl
@@ -510,15 +364,4 @@ def check_trl_version() -> None:
         )
 
 
-__all__ = [
-    "TESTED_TRL",
-    "Curation",
-    "OfftargetGRPOTrainer",
-    "Round",
-    "SampleLogWriter",
-    "check_trl_version",
-    "concat_batches",
-    "group_advantages",
-    "loss_tokens",
-    "take_rows",
-]
+__all__ = ["TESTED_TRL", "Curation", "OfftargetGRPOTrainer", "Round", "check_trl_version"]
