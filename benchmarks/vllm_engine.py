@@ -6,7 +6,7 @@ top-k off, ``max_new_tokens``) and is scored in generated tokens per second:
 - **vllm-raw**: ``LLM.generate`` on the token prompts with the very ``vllm.SamplingParams`` the
   engine builds (n, seed, stop ids, top-k log-probs), nothing else: vLLM's own cost.
 - **offtarget-vllm**: :func:`offtarget.store.fill` with
-  :class:`~offtarget.models.vllm_engine.VLLMBackend` into a fresh run store, exactly what
+  :class:`~offtarget.models.vllm_engine.VLLMEngine` into a fresh run store, exactly what
   ``offtarget audit --engine vllm`` does (prompt rendering, samples with log-probs and entropies,
   one SQLite transaction per batch). ``batch_sequences`` covers the whole set, so both variants
   hand vLLM the same single batch. Goal: at least 0.9 of vllm-raw (overhead ≤ 10 %).
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
 
     from offtarget.models.sampling import SamplingParams
-    from offtarget.models.vllm_engine import VLLMBackend
+    from offtarget.models.vllm_engine import VLLMEngine
     from offtarget.store import GenerationStore, fill
     from offtarget.tasks import ArithmeticTask
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
                     for p in problems]
     params = SamplingParams(n=args.samples, temperature=1.0, max_new_tokens=args.max_new_tokens)
     t0 = time.time()
-    engine = VLLMBackend(args.model, dtype=args.dtype, engine_args=json.loads(args.engine_args))
+    engine = VLLMEngine(args.model, dtype=args.dtype, engine_args=json.loads(args.engine_args))
     start_s = time.time() - t0
     prompts = [p.prompt for p in problems]
     reqs = engine.prompts(prompts, params.chat_template)
@@ -76,11 +76,11 @@ def main(argv: list[str] | None = None) -> dict:
         outs = engine.llm.generate(reqs, sps, use_tqdm=False)
         return sum(len(o.token_ids) for out in outs for o in out.outputs)
 
-    def filled(backend, batch: int):
+    def filled(engine, batch: int):
         def run() -> int:
             with tempfile.TemporaryDirectory() as d:
                 store = GenerationStore(Path(d) / "g.sqlite")
-                fill(store, backend, "bench", problems, params, seed=0, max_batch_sequences=batch)
+                fill(store, engine, "bench", problems, params, seed=0, max_batch_sequences=batch)
                 n = sum(len(s.token_ids) for row in store.get("bench", params.key(), [p.id for p in problems],
                                                               args.samples).values() for s in row)
                 store.close()
@@ -88,13 +88,13 @@ def main(argv: list[str] | None = None) -> dict:
         return run
 
     variants = {"vllm-raw": vllm_raw, "offtarget-vllm": filled(engine, everything)}
-    hf_backend = None
+    hf_engine = None
     if not args.no_hf:
         from offtarget.models.hf_engine import HFEngine
         from offtarget.models.loading import load_checkpoint
 
-        hf_backend = HFEngine(load_checkpoint(args.model, device="auto", dtype=args.dtype))
-        variants["hf"] = filled(hf_backend, 256)
+        hf_engine = HFEngine(load_checkpoint(args.model, device="auto", dtype=args.dtype))
+        variants["hf"] = filled(hf_engine, 256)
     vllm_raw()  # warm-up: vLLM's first call compiles and allocates
     rounds: list[dict[str, float]] = []
     for _ in range(args.repeats):

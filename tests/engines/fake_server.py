@@ -1,6 +1,6 @@
 """A small OpenAI-compatible completions server on 127.0.0.1, backed by offtarget's HF engine.
 
-It speaks the subset of the protocol :class:`~offtarget.models.openai_engine.OpenAIBackend`
+It speaks the subset of the protocol :class:`~offtarget.models.openai_engine.OpenAIEngine`
 uses (``GET /v1/models``, ``POST /v1/completions`` with token-id prompts, ``n``, ``seed``,
 ``logprobs``, ``return_tokens_as_token_ids``), so the client, its retries and the store's resume
 are tested without vLLM. Failures are injected: ``fail_first`` requests answer 503, and after

@@ -10,7 +10,7 @@ import pytest
 from offtarget.audit.config import AuditConfig
 from offtarget.config import load_config
 from offtarget.errors import OfftargetError
-from offtarget.models.engines import engine_for, read_checkpoint_info, request_seed, store_key
+from offtarget.models.engines import engine_for, read_checkpoint_metadata, request_seed, store_key
 from offtarget.models.topk_entropy import entropy_bounds, entropy_estimate, topk_for_vocab
 
 SFT = "models/lab/sft"
@@ -21,7 +21,9 @@ def test_engine_per_checkpoint_overrides_the_default(tmp_path):
     f.write_text(f"models: {{hf: {SFT}, fast: {SFT}}}\nengines: {{fast: vllm}}\n"
                  "engine_args: {tensor_parallel_size: 2, distributed_executor_backend: ray}\n")
     cfg = load_config(AuditConfig, f)
-    assert engine_for(cfg, "hf") == "hf" and engine_for(cfg, "fast") == "vllm"
+    options = cfg.engine_options()
+    assert engine_for(options, "hf") == "hf" and engine_for(options, "fast") == "vllm"
+    assert options.engine_args["tensor_parallel_size"] == 2
     assert cfg.engine_args == {"tensor_parallel_size": 2, "distributed_executor_backend": "ray"}
     assert store_key("abc", "hf") == "abc" and store_key("abc", "vllm") == "abc@vllm"
 
@@ -37,9 +39,9 @@ def test_bad_engine_settings_get_one_line(settings, needle):
         load_config(AuditConfig, None, {"models": {"a": SFT}, **settings})
 
 
-def test_checkpoint_info_reads_what_the_hf_engine_stops_on():
-    info = read_checkpoint_info(SFT)
-    assert info.eos_ids == [2] and info.vocab == 60 and info.max_positions == 64
+def test_checkpoint_metadata_reads_what_the_hf_engine_stops_on():
+    meta = read_checkpoint_metadata(SFT)
+    assert meta.eos_ids == [2] and meta.vocab == 60 and meta.max_positions == 64
     assert topk_for_vocab(60) == 60 and topk_for_vocab(151936) == 20 and topk_for_vocab(151936, 5) == 5
     assert request_seed(3, 0) != request_seed(3, 1) and request_seed(3, 1) == request_seed(3, 1) < 2**31
 

@@ -16,7 +16,7 @@ from fake_server import FakeServer
 
 import offtarget
 from offtarget.errors import OfftargetError
-from offtarget.models.openai_engine import OpenAIBackend
+from offtarget.models.openai_engine import OpenAIEngine
 from offtarget.models.sampling import SamplingParams
 from offtarget.models.scoring import encode_prompt
 
@@ -25,13 +25,13 @@ SFT = "models/lab/sft"
 
 def test_samples_come_back_exactly_with_every_parameter_stated():
     with FakeServer(SFT) as server:
-        backend = OpenAIBackend(server.url, SFT, retries=0)
-        assert backend.model == "lab-sft"  # discovered from /v1/models
+        engine = OpenAIEngine(server.url, SFT, retries=0)
+        assert engine.model == "lab-sft"  # discovered from /v1/models
         params = SamplingParams(n=3, temperature=1.0, max_new_tokens=16, stop=("<",))
-        out = backend.generate(["27+58=", "3+4="], params, seed=11, n=3)
+        out = engine.generate(["27+58=", "3+4="], params, seed=11, n=3)
     assert [len(row) for row in out] == [3, 3]
     body = server.bodies[0]
-    assert body["prompt"] == encode_prompt(backend.info.tokenizer, "27+58=", True)
+    assert body["prompt"] == encode_prompt(engine.metadata.tokenizer, "27+58=", True)
     assert (body["top_k"], body["min_p"], body["repetition_penalty"], body["top_p"]) == (-1, 0.0, 1.0, 1.0)
     assert body["stop_token_ids"] == [2] and body["stop"] == ["<"] and body["logprobs"] == 60  # whole vocab
     assert server.bodies[0]["seed"] != server.bodies[1]["seed"]
@@ -47,17 +47,17 @@ def test_samples_come_back_exactly_with_every_parameter_stated():
 
 def test_a_server_that_answers_503_is_retried():
     with FakeServer(SFT, fail_first=2) as server:
-        backend = OpenAIBackend(server.url, SFT, served_model="lab-sft", retries=3)
-        out = backend.generate(["1+1="], SamplingParams(n=2, max_new_tokens=8), seed=0, n=2)
+        engine = OpenAIEngine(server.url, SFT, served_model="lab-sft", retries=3)
+        out = engine.generate(["1+1="], SamplingParams(n=2, max_new_tokens=8), seed=0, n=2)
     assert len(out[0]) == 2 and server.requests == 3
 
 
 def test_a_server_that_stays_down_fails_with_one_line():
     with FakeServer(SFT) as server:
-        backend = OpenAIBackend(server.url, SFT, retries=1)
+        engine = OpenAIEngine(server.url, SFT, retries=1)
     # stopped: connections are refused now
     with pytest.raises(OfftargetError, match="failed 2 times.*re-run the same command to resume"):
-        backend.generate(["1+1="], SamplingParams(n=1, max_new_tokens=4), seed=0, n=1)
+        engine.generate(["1+1="], SamplingParams(n=1, max_new_tokens=4), seed=0, n=1)
 
 
 def test_openai_engine_needs_a_server_url():

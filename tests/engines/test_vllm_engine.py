@@ -27,7 +27,7 @@ from offtarget.models.loading import load_checkpoint
 from offtarget.models.sampling import SamplingParams
 from offtarget.models.scoring import completion_logprobs, encode_prompt
 from offtarget.models.topk_entropy import entropy_bounds
-from offtarget.models.vllm_engine import VLLMBackend
+from offtarget.models.vllm_engine import VLLMEngine
 
 pytestmark = pytest.mark.slow
 SFT = "models/lab/sft"
@@ -37,9 +37,9 @@ EQUIVALENCE_PROBES = ("accuracy", "passk", "calibration", "diversity", "formats"
 
 @pytest.fixture(scope="module")
 def engine():
-    backend = VLLMBackend(SFT, dtype="float32")
-    yield backend
-    backend.close()
+    vllm_engine = VLLMEngine(SFT, dtype="float32")
+    yield vllm_engine
+    vllm_engine.close()
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +134,13 @@ def long_model(tmp_path_factory):
 
 
 def test_long_generations_are_counted_as_truncated(long_model):
-    backend = VLLMBackend(long_model, dtype="float32")
+    vllm_engine = VLLMEngine(long_model, dtype="float32")
     try:
         t0 = time.time()
-        out = backend.generate(["1+1="], SamplingParams(n=2, max_new_tokens=2000), seed=0, n=2)
+        out = vllm_engine.generate(["1+1="], SamplingParams(n=2, max_new_tokens=2000), seed=0, n=2)
         seconds = time.time() - t0
     finally:
-        backend.close()
+        vllm_engine.close()
     for s in out[0]:
         assert s.finish_reason == "length" and len(s.token_ids) == len(s.logprobs) == 2000
     print(f"2 x 2000 tokens in {seconds:.1f} s")
@@ -199,10 +199,10 @@ def served():
 
 
 def test_served_samples_carry_the_hf_engines_numbers(served, hf):
-    from offtarget.models.openai_engine import OpenAIBackend
+    from offtarget.models.openai_engine import OpenAIEngine
 
-    backend = OpenAIBackend(served, SFT)
-    out = backend.generate(PROMPTS[:2], SamplingParams(n=3, max_new_tokens=24), seed=2, n=3)
+    vllm_engine = OpenAIEngine(served, SFT)
+    out = vllm_engine.generate(PROMPTS[:2], SamplingParams(n=3, max_new_tokens=24), seed=2, n=3)
     for prompt, row in zip(PROMPTS, out):
         ref = completion_logprobs(hf, [prompt] * 3, [s.token_ids for s in row])
         for s, lp in zip(row, ref):

@@ -24,7 +24,7 @@ from offtarget.train.data import (
 SFT = Path(__file__).resolve().parents[2] / "models" / "lab" / "sft"
 
 
-class ScriptedBackend:
+class ScriptedEngine:
     """Returns fixed completions per prompt, cycling: a stand-in for HFEngine."""
 
     name = "scripted"
@@ -41,12 +41,12 @@ def test_measure_outcomes_uses_the_outcome_reward_not_the_shaped_total():
     easy = Problem("e", "1+1=", "2", split="train")
     mid = Problem("m", "2+2=", "4", split="train")
     unans = Problem("u", "2+k=", None, split="train", slice="unanswerable", should_abstain=True)
-    backend = ScriptedBackend({
+    engine = ScriptedEngine({
         "1+1=": ["d 2<c>9"],
         "2+2=": ["d 4<c>9", "d 5<c>0"],  # the wrong one is perfectly calibrated: brier 1, correctness 0
         "2+k=": ["?"],
     })
-    out = measure_outcomes(backend, [easy, mid, unans], get_reward("correctness"), 4, SamplingParams(n=4))
+    out = measure_outcomes(engine, [easy, mid, unans], get_reward("correctness"), 4, SamplingParams(n=4))
     assert out == {"e": [True] * 4, "m": [True, False, True, False], "u": [False] * 4}
     report = apply_window(out, 0.1, 0.9)
     assert (report.kept, report.too_easy, report.too_hard) == (["m"], ["e"], ["u"])
@@ -54,7 +54,7 @@ def test_measure_outcomes_uses_the_outcome_reward_not_the_shaped_total():
     assert summary["counts"]["kept"] == 1 and summary["dropped"]["too_hard"]["ids"] == ["u"]
     assert "pass rate below" in summary["dropped"]["too_hard"]["reason"]
     # the ternary reward counts abstaining on an unanswerable item as success (value > 0)
-    out = measure_outcomes(backend, [unans], get_reward("ternary"), 2, SamplingParams(n=2))
+    out = measure_outcomes(engine, [unans], get_reward("ternary"), 2, SamplingParams(n=2))
     assert out == {"u": [True, True]}
 
 

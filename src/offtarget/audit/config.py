@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from offtarget.errors import OfftargetError
+from offtarget.models.engines import ENGINES, EngineOptions
 
 
 @dataclass
@@ -110,6 +111,16 @@ class AuditConfig:
     def reference_name(self) -> str:
         return self.reference or next(iter(self.models))
 
+    def engine_options(self) -> EngineOptions:
+        """The sampling-engine settings of this audit, for :mod:`offtarget.models.engines`."""
+        return EngineOptions(
+            engine=self.engine, per_checkpoint=dict(self.engines), device=self.device, dtype=self.dtype,
+            trust_remote_code=self.trust_remote_code, batch_sequences=self.batch_sequences,
+            engine_args=dict(self.engine_args or {}), entropy_topk=self.entropy_topk, server_url=self.server_url,
+            server_model=self.server_model, max_concurrency=self.max_concurrency,
+            request_retries=self.request_retries, request_timeout=self.request_timeout,
+        )
+
     def validate(self) -> None:
         if not self.models:
             raise OfftargetError("no checkpoints: pass --model NAME=PATH at least once")
@@ -125,8 +136,6 @@ class AuditConfig:
                 f"calibration_binning {self.calibration_binning!r} / calibration_bins {self.calibration_bins}: "
                 "use 'uniform' or 'quantile' and at least 1 bin"
             )
-        from offtarget.models.engines import ENGINES
-
         for who, eng in [("engine", self.engine)] + [(f"engines.{k}", v) for k, v in self.engines.items()]:
             if eng not in ENGINES:
                 raise OfftargetError(f"{who} {eng!r}: choose one of {', '.join(ENGINES)}")

@@ -86,8 +86,8 @@ class _TriggeredSchedule:
 def greedy_accuracy(model, tokenizer, task: ArithmeticTask, problems) -> float:
     was_training = model.training
     model.eval()
-    backend = HFEngine(Checkpoint("live", "", model, tokenizer, "live"))
-    out = backend.generate([p.prompt for p in problems], SamplingParams(n=1, temperature=0, max_new_tokens=24), 0, 1)
+    engine = HFEngine(Checkpoint("live", "", model, tokenizer, "live"))
+    out = engine.generate([p.prompt for p in problems], SamplingParams(n=1, temperature=0, max_new_tokens=24), 0, 1)
     if was_training:
         model.train()
     return sum(task.verify(p, s[0].text).correct for p, s in zip(problems, out)) / max(1, len(problems))
@@ -163,12 +163,12 @@ def measure_class_accuracy(model, tokenizer, task: ArithmeticTask, n_problems: i
                            seed: int = 0) -> dict[str, float]:
     """Accuracy of each ``format/slice`` class at T = 1, the base's honest confidence target."""
     problems = [p for p in task.problems("train", n_problems, seed=seed + 3) if not p.should_abstain]
-    backend = HFEngine(Checkpoint("live", "", model, tokenizer, "live"))
+    engine = HFEngine(Checkpoint("live", "", model, tokenizer, "live"))
     params = SamplingParams(n=samples, temperature=1.0, max_new_tokens=24)
     hits: dict[str, list[int]] = {}
     prefix = {"direct": "d", "reversed": "r", "steps": "s"}
     for fmt, pre in prefix.items():
-        out = backend.generate([p.prompt + pre for p in problems], params, seed=seed, n=samples)
+        out = engine.generate([p.prompt + pre for p in problems], params, seed=seed, n=samples)
         for p, samples_ in zip(problems, out):
             for s in samples_:
                 hits.setdefault(class_of(p, fmt), []).append(task.verify(p, pre + s.text).correct)

@@ -209,9 +209,9 @@ def evaluate(model, tok, n_problems: int = 100, seed: int = 0, max_new_tokens: i
     saved = model.generation_config  # plain greedy decoding, whatever defaults the checkpoint carries
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     try:
-        backend = HFEngine(Checkpoint("live", "", model, tok, "live"))
+        engine = HFEngine(Checkpoint("live", "", model, tok, "live"))
         params = SamplingParams(n=1, temperature=0, max_new_tokens=max_new_tokens)
-        out = backend.generate([p.prompt for p in problems], params, 0, 1)
+        out = engine.generate([p.prompt for p in problems], params, 0, 1)
     finally:
         model.generation_config = saved
     by_slice: dict[str, list[bool]] = {}

@@ -3,12 +3,12 @@
 An audit samples every checkpoint with one of three engines:
 
 - ``hf`` (default): offtarget's own decoding loop on a Hugging Face model
-  (:class:`~offtarget.models.sampling.HFBackend`); exact token entropies.
-- ``vllm``: an in-process ``vllm.LLM`` (:class:`~offtarget.models.vllm_engine.VLLMBackend`), one GPU
+  (:class:`~offtarget.models.hf_engine.HFEngine`); exact token entropies.
+- ``vllm``: an in-process ``vllm.LLM`` (:class:`~offtarget.models.vllm_engine.VLLMEngine`), one GPU
   to a cluster through ``engine_args`` (``tensor_parallel_size``, ``data_parallel_size``,
   ``distributed_executor_backend: ray`` ...), needs the ``vllm`` package.
 - ``openai``: any OpenAI-compatible completions server (``vllm serve``, SGLang, TGI) at
-  ``server_url`` (:class:`~offtarget.models.openai_engine.OpenAIBackend`); the checkpoint
+  ``server_url`` (:class:`~offtarget.models.openai_engine.OpenAIEngine`); the checkpoint
   directory is still read locally for its tokenizer, EOS ids and fingerprint.
 
 ``engine`` sets the engine of every checkpoint; ``engines`` overrides it per checkpoint name, so
@@ -20,12 +20,18 @@ one audit can compare the same directory sampled by two engines:
 Samples are stored under the checkpoint's fingerprint, qualified by the engine for the non-HF
 ones (``<fingerprint>@vllm``): two engines draw different random numbers, so each keeps its
 own samples and its own cached probe results.
+
+Engines read :class:`EngineOptions`, which a caller builds once from its own configuration
+(:meth:`offtarget.audit.config.AuditConfig.engine_options`), so this layer knows nothing of audits.
+
+    >>> engine_for(EngineOptions(per_checkpoint={"fast": "vllm"}), "fast"), store_key("ab12", "vllm")
+    ('vllm', 'ab12@vllm')
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +40,33 @@ from offtarget.errors import OfftargetError
 ENGINES = ("hf", "vllm", "openai")
 
 
-def engine_for(cfg, name: str) -> str:
-    """The engine that samples checkpoint ``name`` under an :class:`~offtarget.audit.config.AuditConfig`."""
-    engine = (getattr(cfg, "engines", None) or {}).get(name, getattr(cfg, "engine", "hf"))
+@dataclass(frozen=True)
+class EngineOptions:
+    """How checkpoints are sampled: which engine, on what hardware, and how to reach a server."""
+
+    engine: str = "hf"
+    """Engine of every checkpoint: one of :data:`ENGINES`."""
+    per_checkpoint: dict[str, str] = field(default_factory=dict)
+    """Engine per checkpoint name, overriding ``engine``."""
+    device: str = "auto"
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+    batch_sequences: int = 256
+    """Sequences per generate call of the HF engine."""
+    engine_args: dict[str, Any] = field(default_factory=dict)
+    """Passed to ``vllm.LLM(...)``."""
+    entropy_topk: int | None = None
+    """Top-k log-probs per token the vllm/openai engines request to estimate entropy."""
+    server_url: str | None = None
+    server_model: str | None = None
+    max_concurrency: int = 8
+    request_retries: int = 5
+    request_timeout: float = 600.0
+
+
+def engine_for(options: EngineOptions, name: str) -> str:
+    """The engine that samples checkpoint ``name``."""
+    engine = options.per_checkpoint.get(name, options.engine)
     if engine not in ENGINES:
         raise OfftargetError(f"engine {engine!r} for checkpoint {name!r}: choose one of {', '.join(ENGINES)}")
     return engine
@@ -54,7 +84,7 @@ def store_key(fingerprint: str, engine: str) -> str:
 
 
 @dataclass
-class CheckpointInfo:
+class CheckpointMetadata:
     """What an engine that does not load the model with transformers needs from its directory."""
 
     path: str
@@ -69,7 +99,7 @@ class CheckpointInfo:
     fingerprint: str
 
 
-def read_checkpoint_info(path: str, trust_remote_code: bool = False) -> CheckpointInfo:
+def read_checkpoint_metadata(path: str, trust_remote_code: bool = False) -> CheckpointMetadata:
     """Tokenizer, EOS ids, vocabulary and fingerprint of a checkpoint directory, without its weights."""
     from offtarget.models.loading import _check_dir, fingerprint, load_tokenizer
 
@@ -86,42 +116,46 @@ def read_checkpoint_info(path: str, trust_remote_code: bool = False) -> Checkpoi
     eos_ids = [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None]
     vocab = int(cfg.get("vocab_size") or text_cfg.get("vocab_size") or len(tok))
     max_pos = cfg.get("max_position_embeddings") or text_cfg.get("max_position_embeddings")
-    return CheckpointInfo(str(root), tok, eos_ids, vocab, int(max_pos) if max_pos else None, fingerprint(root))
+    return CheckpointMetadata(str(root), tok, eos_ids, vocab, int(max_pos) if max_pos else None, fingerprint(root))
 
 
-def open_backend(cfg, name: str, path: str):
-    """(backend, fingerprint) for checkpoint ``name`` under an audit config; call :func:`close_backend` after."""
-    engine = engine_for(cfg, name)
-    if engine == "hf":
+def open_engine(options: EngineOptions, name: str, path: str, known_fingerprint: str | None = None,
+                tokenizer: Any = None):
+    """(engine, fingerprint) for checkpoint ``name`` at ``path``; call :func:`close_engine` after.
+
+    The HF engine reuses ``known_fingerprint`` and an already loaded ``tokenizer`` of ``path``
+    instead of computing them again."""
+    o = options
+    kind = engine_for(o, name)
+    if kind == "hf":
+        from offtarget.models.hf_engine import HFEngine
         from offtarget.models.loading import load_checkpoint
-        from offtarget.models.sampling import HFBackend
 
-        ckpt = load_checkpoint(path, name, cfg.device, cfg.dtype, cfg.trust_remote_code)
-        return HFBackend(ckpt, cfg.batch_sequences), ckpt.fingerprint
-    if engine == "vllm":
-        from offtarget.models.vllm_engine import VLLMBackend
+        ckpt = load_checkpoint(path, name, o.device, o.dtype, o.trust_remote_code,
+                               known_fingerprint=known_fingerprint, tokenizer=tokenizer)
+        return HFEngine(ckpt, o.batch_sequences), ckpt.fingerprint
+    if kind == "vllm":
+        from offtarget.models.vllm_engine import VLLMEngine
 
-        backend = VLLMBackend(path, dtype=cfg.dtype, trust_remote_code=cfg.trust_remote_code,
-                              engine_args=dict(getattr(cfg, "engine_args", None) or {}),
-                              entropy_topk=getattr(cfg, "entropy_topk", None))
-        return backend, backend.info.fingerprint
-    from offtarget.models.openai_engine import OpenAIBackend
+        engine = VLLMEngine(path, dtype=o.dtype, trust_remote_code=o.trust_remote_code,
+                            engine_args=dict(o.engine_args), entropy_topk=o.entropy_topk)
+        return engine, engine.metadata.fingerprint
+    from offtarget.models.openai_engine import OpenAIEngine
 
-    if not getattr(cfg, "server_url", None):
+    if not o.server_url:
         raise OfftargetError(f"checkpoint {name!r} uses engine openai but server_url is not set: "
                              "give server_url: http://HOST:PORT/v1 in the config")
-    backend = OpenAIBackend(
-        cfg.server_url, path, served_model=getattr(cfg, "server_model", None),
-        max_concurrency=getattr(cfg, "max_concurrency", 8), retries=getattr(cfg, "request_retries", 5),
-        timeout=getattr(cfg, "request_timeout", 600.0), entropy_topk=getattr(cfg, "entropy_topk", None),
-        trust_remote_code=cfg.trust_remote_code,
+    engine = OpenAIEngine(
+        o.server_url, path, served_model=o.server_model, max_concurrency=o.max_concurrency,
+        retries=o.request_retries, timeout=o.request_timeout, entropy_topk=o.entropy_topk,
+        trust_remote_code=o.trust_remote_code,
     )
-    return backend, backend.info.fingerprint
+    return engine, engine.metadata.fingerprint
 
 
-def close_backend(backend) -> None:
-    """Release what a backend holds (vLLM's engine processes and GPU memory; nothing for the others)."""
-    close = getattr(backend, "close", None)
+def close_engine(engine) -> None:
+    """Release what an engine holds (vLLM's engine processes and GPU memory; nothing for the others)."""
+    close = getattr(engine, "close", None)
     if close is not None:
         close()
 

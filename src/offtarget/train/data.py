@@ -98,7 +98,7 @@ def prompt_rows(problems: Sequence[Problem], conversational: bool) -> list[dict]
 
 
 def measure_outcomes(
-    backend: HFEngine,
+    engine: HFEngine,
     problems: Sequence[Problem],
     outcome: Callable,
     k: int,
@@ -107,7 +107,7 @@ def measure_outcomes(
     prompts_per_batch: int = 64,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, list[bool]]:
-    """``k`` samples per problem from ``backend``; success = the ``outcome`` reward is > 0.
+    """``k`` samples per problem from ``engine``; success = the ``outcome`` reward is > 0.
 
     ``outcome`` is called exactly as TRL calls a reward function (prompts, completions and the
     problem's columns), so a user's own reward works here too.
@@ -115,7 +115,7 @@ def measure_outcomes(
     results: dict[str, list[bool]] = {}
     for start in range(0, len(problems), prompts_per_batch):
         chunk = list(problems[start : start + prompts_per_batch])
-        samples = backend.generate([p.prompt for p in chunk], params, seed=seed + start, n=k)
+        samples = engine.generate([p.prompt for p in chunk], params, seed=seed + start, n=k)
         prompts, completions, ids, columns = [], [], [], {}
         for p, row in zip(chunk, samples, strict=True):
             cols = problem_to_row(p)
