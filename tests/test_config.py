@@ -41,15 +41,15 @@ def test_every_audit_and_preflight_field_is_documented():
 
 def _resolved(args: list[str], monkeypatch) -> AuditConfig:
     """The config `offtarget audit ARGS` builds (the runner is swapped for a capture: no model runs)."""
-    from offtarget.audit import runner
+    from offtarget.audit import results
 
     seen = {}
 
-    def capture(cfg, console=None, kind="audit"):
+    def capture(cfg, console=None, render=True):
         seen["cfg"] = cfg
         raise SystemExit(0)
 
-    monkeypatch.setattr(runner, "run_audit", capture)
+    monkeypatch.setattr(results, "run_config", capture)
     CliRunner().invoke(app, ["audit", *args])
     return seen["cfg"]
 

@@ -74,29 +74,20 @@ def quiet_third_party() -> None:
 
 
 def _run_audit(cfg) -> None:
-    from offtarget.audit.runner import run_audit
-    from offtarget.report.render import render_all
+    from offtarget.audit.results import run_config
     from offtarget.report.terminal import print_summary
-    from offtarget.store.lock import RunLock
 
-    with RunLock(cfg.out):
-        results = run_audit(cfg, console)
-        paths = render_all(results, cfg.out)
-    print_summary(results, console, cfg.out)
-    for p in paths:
+    results = run_config(cfg, console)
+    print_summary(results.raw, console, cfg.out)
+    for p in results.reports:
         console.print(f"report: {p}")
-    _gate(results, cfg.fail_on)
-
-
-def _gate(results: dict, fail_on: str) -> None:
-    flags = [c["flag"] for p in results["probes"] for c in p["comparisons"]]
-    if (fail_on == "regression" and "regression" in flags) or (fail_on == "any" and any(f != "none" for f in flags)):
-        console.print(f"[red]--fail-on {fail_on}: flagged changes found[/red]")
+    if results.gate_fails(cfg.fail_on):
+        console.print(f"[red]--fail-on {cfg.fail_on}: flagged changes found[/red]")
         raise typer.Exit(1)
 
 
 config_command(app, AuditConfig, _run_audit, "audit",
-               "Compare checkpoints on target and off-target probes with paired statistics.")
+               "Compare checkpoints on target and off-target probes with paired statistics.", validate=False)
 
 
 @app.command()

@@ -16,7 +16,7 @@ import torch
 
 from offtarget.audit.config import AuditConfig
 from offtarget.evidence.checkpoint import Evidence
-from offtarget.models.engines import close_backend, engine_for, open_backend, store_key
+from offtarget.models.engines import close_engine, engine_for, open_engine, store_key
 from offtarget.models.generation_defaults import from_generation_config, read_generation_config
 from offtarget.models.loading import fingerprint, tokenizer_fingerprint
 from offtarget.models.sampling import SamplingParams
@@ -63,11 +63,15 @@ def checkpoint_sampling(
     return sampled, greedy, record
 
 
-def collect(cfg: AuditConfig, task: Task, problems: list[Problem], store: GenerationStore, progress=None) -> dict[str, Evidence]:
-    """Fill the store for every checkpoint (only what is missing) and build :class:`Evidence`."""
+def collect(cfg: AuditConfig, task: Task, problems: list[Problem], store: GenerationStore, progress=None,
+            tokenizers: dict | None = None) -> dict[str, Evidence]:
+    """Fill the store for every checkpoint (only what is missing) and build :class:`Evidence`.
+
+    ``tokenizers`` (by checkpoint name) are reused instead of loading them again."""
     import time
 
     sampled, greedy = sampling_params(cfg)
+    options = cfg.engine_options()
     out: dict[str, Evidence] = {}
     # a checkpoint given as an eval log (lmeval:/inspect:/completions:) is imported, not sampled
     from offtarget.evidence import importer, parse_model_spec, read_log
@@ -94,8 +98,9 @@ def collect(cfg: AuditConfig, task: Task, problems: list[Problem], store: Genera
                                               run_notes)
             continue
         t0 = time.time()
-        engine = engine_for(cfg, name)
-        fp = store_key(fingerprint(path, full=cfg.full_fingerprint), engine) if _is_dir(path) else None
+        engine_name = engine_for(options, name)
+        content = fingerprint(path, full=cfg.full_fingerprint) if _is_dir(path) else None
+        fp = store_key(content, engine_name) if content is not None else None
         c_sampled, c_greedy, c_record = checkpoint_sampling(cfg, path, sampled, greedy)
         todo = 0
         if fp is not None:
@@ -103,16 +108,17 @@ def collect(cfg: AuditConfig, task: Task, problems: list[Problem], store: Genera
                 todo += sum(k * len(g) for k, g in plan(store, fp, problems, params).items())
         generated = 0
         if fp is None or todo:
-            backend, opened = open_backend(cfg, name, path)
-            fp = fp or store_key(opened, engine)  # ours honours full_fingerprint
+            engine, opened = open_engine(options, name, path, known_fingerprint=content,
+                                         tokenizer=(tokenizers or {}).get(name))
+            fp = fp or store_key(opened, engine_name)  # ours honours full_fingerprint
             task_id = progress.add_task(f"sampling {name}", total=todo) if progress else None
             for params in filter(None, (c_sampled, c_greedy)):
                 generated += fill(
-                    store, backend, fp, problems, params, seed=cfg.seed, max_batch_sequences=cfg.batch_sequences,
+                    store, engine, fp, problems, params, seed=cfg.seed, max_batch_sequences=cfg.batch_sequences,
                     on_batch=(lambda k, t=task_id: progress.advance(t, k)) if progress else None,
                 )
-            close_backend(backend)
-            del backend
+            close_engine(engine)
+            del engine
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()

@@ -79,9 +79,11 @@ class AuditResults:
     headline: list[Headline]
     routing: list[Route]
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    reports: list[str] = field(default_factory=list)
+    """Paths of the reports rendered with these results (empty when none were)."""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AuditResults:
+    def from_dict(cls, data: dict[str, Any], reports: list[str] | None = None) -> AuditResults:
         return cls(
             kind=data.get("kind", "audit"),
             reference=data["reference"],
@@ -93,6 +95,7 @@ class AuditResults:
                                h["tests"]) for h in data.get("headline", [])],
             routing=[Route(r["group"], r["route_to"], r["metric"], r["why"]) for r in data.get("routing", [])],
             raw=data,
+            reports=list(reports or []),
         )
 
     @classmethod
@@ -119,21 +122,41 @@ class AuditResults:
         return None
 
 
+    def gate_fails(self, fail_on: str) -> bool:
+        """Whether ``--fail-on`` (``regression``, ``any`` or ``none``) turns these results into exit 1."""
+        if fail_on == "regression":
+            return bool(self.flagged("regression"))
+        return fail_on == "any" and bool(self.flagged())
+
+
 def audit(models: dict[str, str], *, render: bool = True, console: Any = None, **settings: Any) -> AuditResults:
     """Run an audit from Python: the same settings as ``offtarget audit`` flags (fields of
     :class:`~offtarget.audit.config.AuditConfig`), validated the same way; writes ``results.json``
     and, with ``render``, the reports, into ``out``."""
     from offtarget.audit.config import AuditConfig
-    from offtarget.audit.runner import run_audit
     from offtarget.config import load_config
 
-    cfg = load_config(AuditConfig, None, {"models": dict(models), **settings})
-    data = run_audit(cfg, console)
-    if render:
-        from offtarget.report.render import render_all
-
-        render_all(data, cfg.out)
-    return AuditResults.from_dict(data)
+    # validated once, by run_config, together with the checkpoints
+    cfg = load_config(AuditConfig, None, {"models": dict(models), **settings}, validate=False)
+    return run_config(cfg, console=console, render=render)
 
 
-__all__ = ["AuditResults", "CheckpointInfo", "Headline", "Route", "audit"]
+def run_config(cfg: Any, console: Any = None, render: bool = True) -> AuditResults:
+    """Run the audit of an :class:`~offtarget.audit.config.AuditConfig` (what ``offtarget audit``
+    and :func:`audit` both do): validate it and the checkpoints, sample, probe, write
+    ``results.json`` and, with ``render``, the reports, all under the run directory's lock."""
+    from offtarget.audit.runner import prepare_audit, run_prepared
+    from offtarget.store.lock import RunLock
+
+    plan = prepare_audit(cfg)
+    with RunLock(cfg.out):
+        data = run_prepared(plan, console)
+        reports: list[str] = []
+        if render:
+            from offtarget.report.render import render_all
+
+            reports = render_all(data, cfg.out)
+    return AuditResults.from_dict(data, reports)
+
+
+__all__ = ["AuditResults", "CheckpointInfo", "Headline", "Route", "audit", "run_config"]

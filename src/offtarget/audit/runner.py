@@ -8,8 +8,10 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -26,6 +28,7 @@ from offtarget.report.results import sanitize, write_results
 from offtarget.store import GenerationStore
 from offtarget.store.lock import RunLock
 from offtarget.tasks import get_task
+from offtarget.tasks.problem import Problem, Task
 
 
 def progress_bar(console=None) -> Progress:
@@ -55,61 +58,81 @@ def audit_problems(cfg: AuditConfig, task):
     return problems
 
 
-def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
-    """Sample what is missing, run the selected probes, write ``results.json``; return the results."""
-    from pathlib import Path
+@dataclass
+class AuditPlan:
+    """A validated audit, before anything is sampled."""
 
+    cfg: AuditConfig
+    probes: list
+    task: Task
+    problems: list[Problem]
+    tokenizers: dict[str, Any]
+    """Each sampled checkpoint's tokenizer, loaded once by the validation and reused after."""
+    kind: str = "audit"
+
+
+def prepare_audit(cfg: AuditConfig, kind: str = "audit") -> AuditPlan:
+    """Validate the config, every checkpoint and every prompt, before any sampling."""
     cfg.validate()
     probes = select(cfg.probes)
     task = get_task(cfg.suite)
     problems = audit_problems(cfg, task)
-    validate_checkpoints(cfg, problems)  # every checkpoint and prompt, before any sampling
-    out = Path(cfg.out)
-    with RunLock(out):
-        return _run_locked(cfg, console, kind, probes, task, problems, out)
+    facts = validate_checkpoints(cfg, problems)
+    tokenizers = {name: f["tokenizer"] for name, f in facts.items() if f.get("tokenizer") is not None}
+    return AuditPlan(cfg, probes, task, problems, tokenizers, kind)
 
 
-def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, out) -> dict:
+def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
+    """Sample what is missing, run the selected probes, write ``results.json``; return the results."""
+    plan = prepare_audit(cfg, kind)
+    with RunLock(cfg.out):
+        return run_prepared(plan, console)
+
+
+def run_prepared(plan: AuditPlan, console=None) -> dict:
+    """Run a prepared audit (the caller holds the run directory's lock) and write ``results.json``."""
+    cfg, out = plan.cfg, Path(plan.cfg.out)
     store = GenerationStore(cfg.store or out / "generations.sqlite")
-    t0 = time.time()
     try:
-        with progress_bar(console) as progress:
-            evidences = collect(cfg, task, problems, store, progress)
+        return _run_with_store(plan, console, store, out)
     finally:
         store.close()
+
+
+def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path) -> dict:
+    cfg, kind, probes, task, problems = plan.cfg, plan.kind, plan.probes, plan.task, plan.problems
+    t0 = time.time()
+    with progress_bar(console) as progress:
+        evidences = collect(cfg, task, problems, store, progress, tokenizers=plan.tokenizers)
     ref = cfg.reference_name
     evidences = {ref: evidences[ref], **{k: v for k, v in evidences.items() if k != ref}}
     sampling_seconds = time.time() - t0
     ctx = AuditContext(cfg, task, evidences)
     results: list[ProbeResult] = []
-    store = GenerationStore(cfg.store or out / "generations.sqlite")
-    try:
-        for info in probes:
-            t1 = time.time()
-            key = f"probe:{probe_cache_key(cfg, info.name, evidences)}"
-            cached = store.get_meta(key)
-            if cached is not None:
-                r = ProbeResult.from_dict(cached)
-            else:
-                try:
-                    with _working(console, f"probe {info.name}…"):
-                        r = info.run(ctx)
-                except OfftargetError as exc:
-                    r = ProbeResult(info.name, "", "", error=str(exc))
-                r.seconds = time.time() - t1
-                if r.error is None:
-                    store.set_meta(key, sanitize(r.to_dict()))
-            results.append(r)
-            if console:
-                how = "cached" if cached is not None else f"{r.seconds:.1f}s"
-                console.print(f"[dim]probe {info.name}: {how}{' — ' + r.error if r.error else ''}[/dim]")
-    finally:
-        store.close()
+    for info in probes:
+        t1 = time.time()
+        key = f"probe:{probe_cache_key(cfg, info.name, evidences)}"
+        cached = store.get_meta(key)
+        if cached is not None:
+            r = ProbeResult.from_dict(cached)
+        else:
+            try:
+                with _working(console, f"probe {info.name}…"):
+                    r = info.run(ctx)
+            except OfftargetError as exc:
+                r = ProbeResult(info.name, "", "", error=str(exc))
+            r.seconds = time.time() - t1
+            if r.error is None:
+                store.set_meta(key, sanitize(r.to_dict()))
+        results.append(r)
+        if console:
+            how = "cached" if cached is not None else f"{r.seconds:.1f}s"
+            console.print(f"[dim]probe {info.name}: {how}{' — ' + r.error if r.error else ''}[/dim]")
     ctx.release()
     verdicts = finalize(results, list(evidences), ref, cfg.alpha)
     t2 = time.time()
     with _working(console, "self-check: split-half null audits…"):
-        verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, console)
+        verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, store, console)
     self_check_seconds = time.time() - t2
     data = {
         "kind": kind,
@@ -136,7 +159,7 @@ def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, ou
                   **{f"probe:{r.probe}": round(r.seconds, 3) for r in results},
                   "self_check": round(self_check_seconds, 3)},
         "probes": [r.to_dict() for r in results],
-        "examples": _with_rendered_prompts(cfg, evidences, _examples(evidences)),
+        "examples": _with_rendered_prompts(cfg, evidences, _examples(evidences), plan.tokenizers),
         **verdicts,
     }
     write_results(out / "results.json", data)
@@ -164,20 +187,17 @@ def probe_cache_key(cfg: AuditConfig, probe: str, evidences: dict) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def _self_check(cfg: AuditConfig, task, evidences: dict, probes, results: list[ProbeResult], console=None) -> dict:
+def _self_check(cfg: AuditConfig, task, evidences: dict, probes, results: list[ProbeResult], store: GenerationStore,
+                console=None) -> dict:
     """The report's self-check (:mod:`offtarget.audit.selfcheck`), cached in the store like a probe."""
     from offtarget.audit.selfcheck import self_check
 
     t0 = time.time()
-    store = GenerationStore(cfg.store or f"{cfg.out}/generations.sqlite")
-    try:
-        key = f"selfcheck:{probe_cache_key(cfg, 'self_check', evidences)}"
-        check = store.get_meta(key)
-        if check is None:
-            check = sanitize(self_check(cfg, task, evidences, probes, results))
-            store.set_meta(key, check)
-    finally:
-        store.close()
+    key = f"selfcheck:{probe_cache_key(cfg, 'self_check', evidences)}"
+    check = store.get_meta(key)
+    if check is None:
+        check = sanitize(self_check(cfg, task, evidences, probes, results))
+        store.set_meta(key, check)
     if console:
         console.print(f"[dim]self-check: {time.time() - t0:.1f}s[/dim]")
     return check
@@ -197,7 +217,7 @@ def _describe(path: str) -> dict:
         return {}
 
 
-def _with_rendered_prompts(cfg: AuditConfig, evidences: dict, examples: dict) -> dict:
+def _with_rendered_prompts(cfg: AuditConfig, evidences: dict, examples: dict, tokenizers: dict) -> dict:
     """Each example gets ``rendered_prompt``: what its checkpoint was fed after the chat template,
     special tokens included (sampled checkpoints only; read with the tokenizer alone)."""
     from offtarget.models.sampling import rendered_prompts
@@ -208,7 +228,7 @@ def _with_rendered_prompts(cfg: AuditConfig, evidences: dict, examples: dict) ->
             continue
         chat = (getattr(ev, "sampling", None) or {}).get("sampled", {}).get("chat_template", cfg.chat_template)
         for row, text in zip(rows, rendered_prompts(ev.path, [r["prompt"] for r in rows], chat,
-                                                    cfg.trust_remote_code)):
+                                                    cfg.trust_remote_code, tokenizers.get(name))):
             row["rendered_prompt"] = text
     return examples
 

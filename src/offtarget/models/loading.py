@@ -225,10 +225,14 @@ def load_checkpoint(
     dtype: str = "auto",
     trust_remote_code: bool = False,
     full_fingerprint: bool = False,
+    known_fingerprint: str | None = None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
 ) -> Checkpoint:
     """Load model and tokenizer from a local directory, in eval mode, padding on the left.
 
-    ``full_fingerprint`` hashes every weight byte (see :func:`fingerprint`). ``path`` may also be a
+    ``full_fingerprint`` hashes every weight byte (see :func:`fingerprint`); a caller that has
+    already hashed the directory passes ``known_fingerprint``, and one that has loaded its
+    tokenizer with :func:`load_tokenizer` passes ``tokenizer``. ``path`` may also be a
     known model's name, a ``.gguf`` file or a LoRA adapter directory
     (:func:`offtarget.models.registry.resolve_model_path`).
     """
@@ -236,7 +240,8 @@ def load_checkpoint(
 
     given, path = path, resolve_model_path(path)
     root = _check_dir(path)
-    tokenizer = load_tokenizer(path, trust_remote_code)
+    if tokenizer is None:
+        tokenizer = load_tokenizer(path, trust_remote_code)
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
     try:
         model = AutoModelForCausalLM.from_pretrained(
@@ -246,7 +251,8 @@ def load_checkpoint(
         msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise OfftargetError(f"checkpoint {path!r}: model failed to load ({msg})")
     model.to(resolve_device(device)).eval()
-    return Checkpoint(name or Path(given).name, str(root), model, tokenizer, fingerprint(root, full=full_fingerprint))
+    content = known_fingerprint or fingerprint(root, full=full_fingerprint)
+    return Checkpoint(name or Path(given).name, str(root), model, tokenizer, content)
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:

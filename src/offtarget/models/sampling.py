@@ -107,21 +107,23 @@ def render_prompt(tokenizer, prompt: str, use_chat_template: bool) -> tuple[str,
 
 
 def rendered_prompts(path: str, prompts: list[str], chat_template: bool = True,
-                     trust_remote_code: bool = False) -> list[str]:
+                     trust_remote_code: bool = False, tokenizer: Any = None) -> list[str]:
     """What the model at ``path`` is fed for each prompt, special tokens included (tokenizer only).
 
-    The prompt after the chat template, encoded as :class:`HFEngine` encodes it and decoded
-    back, so a report can show the exact input: a template added, fixed or dropped shows here.
+    The prompt after the chat template, encoded as the HF engine encodes it and decoded back, so a
+    report can show the exact input: a template added, fixed or dropped shows here. ``tokenizer``
+    is the checkpoint's, when the caller has already loaded it.
     """
-    from offtarget.models.loading import load_tokenizer  # loads transformers
+    if tokenizer is None:
+        from offtarget.models.loading import load_tokenizer  # loads transformers
 
-    tok = load_tokenizer(path, trust_remote_code)
+        tokenizer = load_tokenizer(path, trust_remote_code)
+    tok = tokenizer
     out = []
     for p in prompts:
         text, add_special = render_prompt(tok, p, chat_template)
         out.append(tok.decode(tok(text, add_special_tokens=add_special)["input_ids"], skip_special_tokens=False))
     return out
-
 
 
 _MOVED = {"HFEngine": "offtarget.models.hf_engine", "model_eos_ids": "offtarget.models.hf_engine",
