@@ -13,6 +13,18 @@ of ``dict[str, str]`` stay strings, other dicts' values are read as YAML scalars
 ``--engine-args tensor_parallel_size=2`` gives an int). A field's ``metadata`` may rename its
 flag (``{"flag": "model", "short": "-m"}``).
 
+Why not a flags library: ``HfArgumentParser``/``TrlParser`` and tyro each turn a dataclass into
+flags, but none keeps all of today's behaviour. The HF parsers are argparse programs of their own
+(they cannot be typer sub-commands next to ``report``, ``lab``, ``models``), take help from
+``field(metadata={"help": ...})`` rather than the field docstrings, and ``TrlParser`` applies a
+YAML file by rewriting argparse defaults, so a YAML list or mapping is not checked and converted
+per field with a message naming the file and key. tyro reads field docstrings, but it also owns
+``sys.argv`` (no typer app around it), has no ``--config FILE.yaml`` layer, and spells
+``dict``/``tuple`` fields differently (``--models.base PATH``), which would change every
+documented command line. What is left here is the part those libraries would not replace:
+reading the docstrings (:func:`field_docs`), the YAML layer with its per-key errors, and typing
+the few flag shapes (``NAME=PATH``, ``LOW,HIGH``, comma lists).
+
     >>> from offtarget.audit.config import AuditConfig
     >>> cfg = load_config(AuditConfig, None, {"models": {"base": "models/lab/base"}, "samples": 4})
     >>> cfg.samples, cfg.temperature
@@ -285,13 +297,14 @@ def config_command(
     *,
     extras: dict[str, tuple[Any, Any]] | None = None,
     prepare: Callable[[dict[str, Any], dict[str, Any], Path | None], Path | None] | None = None,
+    validate: bool = True,
 ) -> Callable[..., None]:
     """Register ``name`` on the typer ``app`` with ``--config`` and one flag per field of ``cls``.
 
     ``extras`` adds parameters that are not config fields (``name: (annotation, typer.Option or
     typer.Argument)``); ``prepare(given, extra_values, config_path)`` may adjust the given flags in
     place (e.g. ``--quick`` choosing recipes) and returns the YAML path to use. ``run`` gets the
-    loaded config.
+    loaded config, validated unless ``validate=False`` (for a ``run`` that validates it first itself).
     """
     import typer
 
@@ -332,7 +345,7 @@ def config_command(
         given = {k: _from_flag(cls, k, v) for k, v in kwargs.items() if v is not None}
         if prepare is not None:
             path = prepare(given, extra_values, path)
-        run(load_config(cls, path, given))
+        run(load_config(cls, path, given, validate=validate))
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = annotations
