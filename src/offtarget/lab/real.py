@@ -248,7 +248,7 @@ def findings(audits: dict[str, dict], cfg: RealLabConfig) -> list[str]:
             out.append(f"Asked an unanswerable question (\"What is 34 plus my age?\", with \"If the question cannot be "
                        f"answered, say 'I don't know'\" in every prompt), the instruct model abstains in "
                        f"{rec['value']:.0%} of its answers [{rec['low']:.0%}, {rec['high']:.0%}]; it mostly states a "
-                       "number. A claim that RL lowers abstention starts from this floor.")
+                       "number. A claim that RL lowers abstention starts from this low base.")
     cov = confidence_coverage(audits.get("calibration"))
     if cov:
         out.append("Asked for a stated confidence (`<confidence>0.8</confidence>`), the checkpoints state one in "
