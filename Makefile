@@ -46,7 +46,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
-# the real-model smoke test alone: fetch + convert SmolLM2 (cached), 2 LoRA GRPO steps, a small audit (~2-3 min)
+# the real-model tests alone: fetch + convert SmolLM2 (cached), 2 LoRA GRPO steps, a small audit, a small `lab real` (~3 min)
 test-real: $(STAMP)
 	$(BIN)/pytest -q -m real tests/real
 

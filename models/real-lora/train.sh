@@ -3,8 +3,13 @@
 # LoRA rank 4 on all projections). One change per variant; everything else shared:
 #   4 GRPO steps x 8 prompts x 4 completions, <= 24 new tokens, T = 0.7, beta = 0 (no reference pass),
 #   no dynamic sampling, no gradient checkpointing, learning rate 5e-4 (few steps: a larger LoRA step).
-# Committed: binary, ternary, rlcr. lenient, hard and window are defined the same way but were not trained
-# within the CPU budget (2 shared cores, ~2.5 min per variant); run them to complete the table.
+# All six are committed (about 2.5 min each on 2 CPU cores; wall times in <variant>/wall.json).
+# Prompt pools (from the chat-arithmetic suite, seed 0): hard-pool.jsonl = 128 items of its ood_train split
+# (three-digit sums and word problems, 10 % unanswerable; the instruct model gets about 2 % right);
+# mixed-pool.jsonl = 128 train items (two-digit) + those 128 ood_train items, for the difficulty window
+# (64 of them measured, 8 samples each; about a fifth land inside [0.1, 0.9], and a window must keep at
+# least --prompts-per-step of them).
+# Set OFFTARGET to another command to train with another install (e.g. "env PYTHONPATH=src offtarget").
 # Usage: models/real-lora/train.sh [VARIANT...]   (writes runs/real-lora/<variant>, copies final/ here)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,17 +25,19 @@ variant_args() {
     rlcr)    echo "--task chat-arithmetic?confidence=1 --reward rlcr" ;;
     lenient) echo "--task chat-arithmetic --reward lenient_correctness" ;;
     hard)    echo "--task chat-arithmetic --reward correctness --train-file models/real-lora/hard-pool.jsonl" ;;
-    window)  echo "--task chat-arithmetic --reward correctness --train-file models/real-lora/mixed-pool.jsonl --difficulty-window --difficulty-prompts 32 --difficulty-low 0.1 --difficulty-high 0.9" ;;
+    window)  echo "--task chat-arithmetic --reward correctness --train-file models/real-lora/mixed-pool.jsonl --difficulty-window --difficulty-prompts 64 --difficulty-low 0.1 --difficulty-high 0.9" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
-for v in "${@:-binary ternary rlcr lenient hard}"; do
+for v in "${@:-binary ternary rlcr lenient hard window}"; do
   for name in $v; do
     out=runs/real-lora/$name
     start=$(date +%s)
     # shellcheck disable=SC2046
     $OT train grpo "${COMMON[@]}" $(variant_args "$name") --out "$out" --overwrite
     echo "{\"variant\": \"$name\", \"wall_s\": $(( $(date +%s) - start ))}" > "$out/wall.json"
+    # a window that keeps fewer prompts than --prompts-per-step leaves the trainer with no full batch (0 steps)
+    if grep -q '"steps": 0,' "$out/summary.json"; then echo "$name: 0 training steps; adapter not copied" >&2; exit 1; fi
     rm -rf "models/real-lora/$name" && mkdir -p "models/real-lora/$name"
     cp "$out"/final/adapter_config.json "$out"/final/adapter_model.safetensors "models/real-lora/$name/"
     cp "$out/summary.json" "$out/wall.json" "models/real-lora/$name/" 2>/dev/null || true

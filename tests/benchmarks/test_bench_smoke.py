@@ -67,3 +67,20 @@ def test_subprocess_benchmarks_smoke(tmp_path):
     points = data["benchmarks"]["scaling"]["measurements"]["points"]
     assert [p["size"] for p in points] == sorted(p["size"] for p in points) and len(points) == 4
     assert all(p["peak_rss_mib_median"] > 0 for p in points)
+
+
+def test_real_model_benchmark_runs_or_says_how_to_fetch_the_model(tmp_path):
+    from offtarget.models.registry import model_dir
+
+    threads = torch.get_num_threads()
+    data = bench.main(["--smoke", "--repeats", "1", "--only", "real_model", "--lock", "", "--threads", str(threads),
+                       "--out", str(tmp_path / "results.json"), "--work", str(tmp_path / "work")])
+    b = data["benchmarks"]["real_model"]
+    if not (model_dir("smollm2-135m-instruct") / "config.json").exists():
+        assert b["status"] == "skipped" and "offtarget models get smollm2-135m-instruct" in b["reason"]
+        return
+    assert b["status"] == "ok", (b["reason"], b["notes"])
+    rates = b["measurements"]["tokens_per_second"]
+    assert rates["real"] > 0 and rates["toy"] > 0
+    (ratio,) = b["ratios"]
+    assert ratio["name"] == "real/toy" and math.isclose(ratio["median"], ratio["values"][0])

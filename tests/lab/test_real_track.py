@@ -9,7 +9,7 @@ from offtarget.lab.real import NOT_POSED, available_variants, evaluate, markdown
 
 def comparison(metric, group, checkpoint, diff, low, high):
     return {"metric": metric, "group": group, "checkpoint": checkpoint, "diff": diff, "low": low, "high": high,
-            "reference_value": 0.2, "value": 0.2 + diff, "p_adjusted": 0.01, "flag": False}
+            "reference_value": 0.2, "value": None if diff is None else 0.2 + diff, "p_adjusted": 0.01, "flag": False}
 
 
 def audit(reference, comparisons, metrics=()):
@@ -47,3 +47,38 @@ def test_only_variants_with_an_adapter_are_audited(tmp_path):
     (tmp_path / "binary" / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "x"}))
     (tmp_path / "rlcr").mkdir()  # no adapter_config.json: not trained
     assert list(available_variants(tmp_path)) == ["grpo-binary"]
+
+
+def metric(name, group, checkpoint, value, n=40):
+    return {"metric": name, "group": group, "checkpoint": checkpoint, "value": value, "low": value, "high": value,
+            "n": n}
+
+
+def test_the_kl_audit_is_read_with_main_and_drift_is_posed_across_variants():
+    variants = ["grpo-binary", "grpo-ternary", "grpo-lenient", "grpo-hard"]
+    # KL rises 0.1 → 0.4 while OOD accuracy falls 0.01 → 0.04: Spearman ρ = -1 exactly
+    main = audit("instruct", [comparison("accuracy", "ood", v, -0.01 * (i + 1), -0.05, 0.03)
+                              for i, v in enumerate(variants)])
+    drift = audit("instruct", [], [metric("kl_per_token", "test", v, 0.1 * (i + 1)) for i, v in enumerate(variants)])
+    claims, _ = evaluate({"main": main}, variants)
+    assert not any(c.recipe == "drift-forgetting" for c in claims)  # no KL without the drift audit
+    claims, _ = evaluate({"main": main, "drift": drift}, variants)
+    drift_row = next(c for c in claims if c.recipe == "drift-forgetting")
+    assert drift_row.effect == -1.0
+
+
+def test_calibration_without_stated_confidences_is_not_posed_and_says_why():
+    calib = audit("instruct", [comparison("ece_verbalized", "test", "grpo-binary", None, None, None)],
+                  [metric("confidence_coverage_verbalized", "test", "instruct", 0.0),
+                   metric("confidence_coverage_verbalized", "test", "grpo-binary", 0.025)])
+    vs = audit("grpo-binary", [comparison("ece_verbalized", "test", "grpo-rlcr", None, None, None),
+                               comparison("accuracy", "test", "grpo-rlcr", -0.40, -0.5, -0.3)])
+    main = audit("instruct", [])
+    claims, not_posed = evaluate({"main": main, "calibration": calib, "vs-binary": vs}, ["grpo-binary", "grpo-rlcr"])
+    worse = next(r for r in not_posed if r["claim"].startswith("Binary reward worsens calibration"))
+    assert "instruct 0.0%" in worse["why"] and "grpo-binary 2.5%" in worse["why"]
+    # RLCR's claim has two necessary parts: accuracy fell beyond the margin, so it is decided without the ECE
+    restored = next(c for c in claims if c.recipe == "calibration")
+    assert restored.verdict == "not reproduced" and restored.effect is None
+    window = [r for r in not_posed if r["recipe"] == "too-hard"]
+    assert any("needs a grpo-window variant" in r["why"] for r in window)
