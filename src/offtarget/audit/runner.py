@@ -80,7 +80,7 @@ def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, ou
     ref = cfg.reference_name
     evidences = {ref: evidences[ref], **{k: v for k, v in evidences.items() if k != ref}}
     sampling_seconds = time.time() - t0
-    ctx = AuditContext(cfg, task, evidences)
+    ctx = AuditContext.from_config(cfg, task, evidences)
     results: list[ProbeResult] = []
     store = GenerationStore(cfg.store or out / "generations.sqlite")
     try:
