@@ -17,7 +17,7 @@ same module (a reload, a doctest) replaces its own entry. This follows lm-evalua
     ('#f00', ['red'])
     >>> colours.add("red", "#e00")
     Traceback (most recent call last):
-    offtarget.errors.OfftargetError: colour 'red' is registered twice ('#f00' and '#e00'); rename one of them
+    offtarget.registry.DuplicateName: colour 'red' is already registered ('#f00'); rename the other one ('#e00')
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ from typing import Any, Generic, TypeVar
 from offtarget.errors import OfftargetError
 
 T = TypeVar("T")
+
+
+class DuplicateName(OfftargetError, ValueError):
+    """A second, different entry under a name already registered."""
 
 
 def origin_of(entry: Any) -> tuple[str, str] | None:
@@ -63,8 +67,8 @@ class Registry(Generic[T]):
         if old is not None and old is not entry:
             same = origin_of(old) is not None and origin_of(old) == origin_of(entry)
             if not same:
-                raise OfftargetError(f"{self.kind} {name!r} is registered twice ({_describe(old)} and "
-                                     f"{_describe(entry)}); rename one of them")
+                raise DuplicateName(f"{self.kind} {name!r} is already registered ({_describe(old)}); "
+                                    f"rename the other one ({_describe(entry)})")
         self._entries[name] = entry
         return entry
 
@@ -88,19 +92,24 @@ class Registry(Generic[T]):
             self._loading = False
 
     def _load_entry_point(self, ep: metadata.EntryPoint) -> None:
+        before = self._entries.get(ep.name)
         try:
             obj = ep.load()
         except Exception as exc:
             raise OfftargetError(f"{self.kind} entry point {ep.name!r} ({ep.value}) in group {self.group!r} "
                                  f"failed to import: {type(exc).__name__}: {exc}") from exc
-        if ep.name in self._entries and origin_of(self._entries[ep.name]) == origin_of(obj):
+        registered = self._entries.get(ep.name)
+        if registered is not None and (registered is not before or origin_of(registered) == origin_of(obj)):
             return  # its module registered it with the decorator while being imported
         entry = self._from_entry_point(ep.name, obj) if self._from_entry_point else obj
         self.add(ep.name, entry)
 
     # -- reading ---------------------------------------------------------------------------------
     def find(self, name: str) -> T | None:
-        self.load()
+        """The entry of ``name`` or ``None``; loads the built-ins and entry points only for a name not
+        registered yet (a lookup of a built-in imports nothing more)."""
+        if name not in self._entries:
+            self.load()
         return self._entries.get(name)
 
     def get(self, name: str) -> T:
@@ -151,4 +160,4 @@ def import_submodules(package: str, skip: tuple[str, ...] = ()) -> None:
             importlib.import_module(f"{package}.{mod.name}")
 
 
-__all__ = ["Registry", "import_submodules", "origin_of"]
+__all__ = ["DuplicateName", "Registry", "import_submodules", "origin_of"]

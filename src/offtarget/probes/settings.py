@@ -6,6 +6,7 @@ preflight, the lab and a user's script hand a probe the same small object
 
     >>> ProbeSettings(bootstrap=200, seed=3).bootstrap
     200
+    >>> from offtarget.audit.config import AuditConfig
     >>> ProbeSettings.of(AuditConfig(models={"a": "m"}, bootstrap=500)).bootstrap   # the same-named fields
     500
 """
