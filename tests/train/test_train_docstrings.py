@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["", ".config", ".data", ".grpo", ".monitor", ".rundir", ".session"]
+MODULES = ["", ".config", ".data", ".grpo", ".monitor", ".monitor.metrics", ".monitor.guards", ".rundir", ".session"]
 
 
 @pytest.mark.parametrize("suffix", MODULES)

@@ -12,7 +12,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
 from transformers import TrainerCallback
 
 from offtarget.errors import OfftargetError
@@ -22,8 +21,8 @@ from offtarget.tasks.problem import Problem, Task
 from offtarget.train.config import MonitorOptions
 from offtarget.train.monitor.guards import check_guards
 from offtarget.train.monitor.metrics import MonitorMetrics, compute_metrics
+from offtarget.train.monitor.reference import generating, load_or_make_reference, model_fingerprint
 from offtarget.train.monitor.reference import kl_rows as kl_rows_of
-from offtarget.train.monitor.reference import load_or_make_reference, model_fingerprint
 from offtarget.train.rundir import RunDir, append_jsonl, read_jsonl
 
 logger = logging.getLogger(__name__)
@@ -184,7 +183,6 @@ class GuardMonitor(TrainerCallback):
     def _evaluate(self) -> tuple[list[dict], list[tuple[str, float, int]]]:
         """Sample this process's share of the problems, score the KL reference; gather both."""
         from accelerate.utils import gather_object
-        from trl.models.utils import unwrap_model_for_generation
 
         trainer = self.trainer
         acc = trainer.accelerator
@@ -196,31 +194,21 @@ class GuardMonitor(TrainerCallback):
                                 max_new_tokens=self.opts.monitor_max_new_tokens, chat_template=self.chat_template)
         records: list[dict] = []
         kl_rows: list[tuple[str, float, int]] = []
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        side = tok.padding_side
-        with torch.random.fork_rng(devices=devices), unwrap_model_for_generation(trainer.model_wrapped, acc) as model:
-            was_training = model.training
-            model.eval()
-            tok.padding_side = "left"
-            try:
-                if mine:
-                    backend = HFBackend(Checkpoint("monitor", "", model, tok, "live"))
-                    out = backend.generate([p.prompt for p in mine], params, seed=self.opts.monitor_seed,
-                                           n=params.n)
-                    for p, samples in zip(mine, out, strict=True):
-                        for s in samples:
-                            v = self.task.verify(p, s.text)
-                            records.append({
-                                "problem": p.id, "split": p.split, "answerable": not p.should_abstain,
-                                "correct": v.correct, "abstained": v.abstained, "format": v.format,
-                                "confidence": v.confidence,
-                                "entropy": float(sum(s.entropies) / len(s.entropies)) if s.entropies else 0.0,
-                            })
-                if ref_mine:
-                    kl_rows, self.kl_method = kl_rows_of(trainer, model, tok, ref_mine, self.chat_template)
-            finally:
-                tok.padding_side = side
-                model.train(was_training)
+        with generating(trainer) as model:
+            if mine:
+                backend = HFBackend(Checkpoint("monitor", "", model, tok, "live"))
+                out = backend.generate([p.prompt for p in mine], params, seed=self.opts.monitor_seed, n=params.n)
+                for p, samples in zip(mine, out, strict=True):
+                    for s in samples:
+                        v = self.task.verify(p, s.text)
+                        records.append({
+                            "problem": p.id, "split": p.split, "answerable": not p.should_abstain,
+                            "correct": v.correct, "abstained": v.abstained, "format": v.format,
+                            "confidence": v.confidence,
+                            "entropy": float(sum(s.entropies) / len(s.entropies)) if s.entropies else 0.0,
+                        })
+            if ref_mine:
+                kl_rows, self.kl_method = kl_rows_of(trainer, model, tok, ref_mine, self.chat_template)
         all_records = gather_object(records) if world > 1 else records
         all_kl = gather_object(kl_rows) if world > 1 else kl_rows
         return all_records, [tuple(r) for r in all_kl]

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,27 @@ def model_fingerprint(model: Any) -> str:
             h.update(p.detach().reshape(-1)[:64].float().cpu().numpy().tobytes())
     return "mem-" + h.hexdigest()[:16]
 
+
+
+@contextmanager
+def generating(trainer: Any) -> Iterator[Any]:
+    """The trainer's model unwrapped for generation, in eval mode with left padding; the training
+    mode, the padding side and the RNG state (a monitor pass must not shift training's) restored."""
+    from trl.models.utils import unwrap_model_for_generation
+
+    tok = trainer.processing_class
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    side = tok.padding_side
+    with torch.random.fork_rng(devices=devices), \
+            unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+        was_training = model.training
+        model.eval()
+        tok.padding_side = "left"
+        try:
+            yield model
+        finally:
+            tok.padding_side = side
+            model.train(was_training)
 
 
 def reference_model(trainer: Any) -> Any:
@@ -106,33 +128,22 @@ def load_or_make_reference(trainer: Any, path: Path, start_fingerprint: str | No
         logger.warning("monitor: %s missing on resume; KL is not measured in this run", path)
         return None
     from accelerate.utils import gather_object
-    from trl.models.utils import unwrap_model_for_generation
 
     acc = trainer.accelerator
     tok = trainer.processing_class
     ids = [p for p in problems if p.split != "ood"][acc.process_index :: acc.num_processes]
     params = SamplingParams(n=opts.monitor_samples, temperature=1.0, top_k=0,
                             max_new_tokens=opts.monitor_max_new_tokens, chat_template=chat_template)
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    side = tok.padding_side
     mine: list[dict] = []
-    with torch.random.fork_rng(devices=devices), unwrap_model_for_generation(trainer.model_wrapped, acc) as model:
-        was_training = model.training
-        model.eval()
-        tok.padding_side = "left"
-        try:
-            if ids:
-                start = Checkpoint("start", "", model, tok, "live")
-                out = HFBackend(start).generate(
-                    [p.prompt for p in ids], params, seed=opts.monitor_seed + 1, n=params.n)
-                pairs = [(p.prompt, s.token_ids) for p, samples in zip(ids, out, strict=True)
-                         for s in samples if s.token_ids]
-                lps = completion_logprobs(start, [p for p, _ in pairs], [c for _, c in pairs], chat_template)
-                mine = [{"prompt": p, "completion_ids": list(c), "logprobs": lp.tolist()}
-                        for (p, c), lp in zip(pairs, lps, strict=True)]
-        finally:
-            tok.padding_side = side
-            model.train(was_training)
+    with generating(trainer) as model:
+        if ids:
+            start = Checkpoint("start", "", model, tok, "live")
+            out = HFBackend(start).generate([p.prompt for p in ids], params, seed=opts.monitor_seed + 1, n=params.n)
+            pairs = [(p.prompt, s.token_ids) for p, samples in zip(ids, out, strict=True)
+                     for s in samples if s.token_ids]
+            lps = completion_logprobs(start, [p for p, _ in pairs], [c for _, c in pairs], chat_template)
+            mine = [{"prompt": p, "completion_ids": list(c), "logprobs": lp.tolist()}
+                    for (p, c), lp in zip(pairs, lps, strict=True)]
     samples = gather_object(mine) if acc.num_processes > 1 else mine
     if acc.is_main_process:
         write_json_atomic(path, {"kind": "monitor_reference", "version": REFERENCE_VERSION,
@@ -140,4 +151,4 @@ def load_or_make_reference(trainer: Any, path: Path, start_fingerprint: str | No
     return samples
 
 
-__all__ = ["REFERENCE_VERSION", "kl_rows", "load_or_make_reference", "model_fingerprint", "reference_model"]
+__all__ = ["REFERENCE_VERSION", "generating", "kl_rows", "load_or_make_reference", "model_fingerprint", "reference_model"]
