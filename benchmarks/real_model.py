@@ -3,7 +3,7 @@
 An audit's cost on a real checkpoint is mostly sampling, and the lab's toy model (a few hundred
 thousand parameters, a character vocabulary) says little about it. This benchmark draws
 ``samples`` completions for each of ``problems`` prompts with offtarget's HF engine
-(:func:`offtarget.store.fill` with :class:`offtarget.models.sampling.HFBackend` into a fresh run
+(:func:`offtarget.store.fill` with :class:`offtarget.models.hf_engine.HFEngine` into a fresh run
 store, exactly what ``offtarget audit`` does) from both models, interleaved, and reports both in
 generated tokens per second (completion tokens up to and including EOS) and their ratio:
 
@@ -57,9 +57,10 @@ class _Counting:
 
 def run(cfg: RealModelBenchConfig, repeats: int, work: Path, threads: int) -> BenchResult:
     from offtarget.errors import OfftargetError
+    from offtarget.models.hf_engine import HFEngine
     from offtarget.models.loading import load_checkpoint
     from offtarget.models.registry import resolve_model_path
-    from offtarget.models.sampling import HFBackend, SamplingParams
+    from offtarget.models.sampling import SamplingParams
     from offtarget.store import GenerationStore, fill
     from offtarget.tasks import ArithmeticTask
     from offtarget.tasks.chat_arithmetic import ChatArithmeticTask
@@ -85,7 +86,7 @@ def run(cfg: RealModelBenchConfig, repeats: int, work: Path, threads: int) -> Be
         params = SamplingParams(n=cfg.samples, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
                                 chat_template=chat)
         store = GenerationStore(work / f"{which}-{counter['round']}.sqlite")
-        backend = _Counting(HFBackend(ckpt, cfg.batch_sequences))
+        backend = _Counting(HFEngine(ckpt, cfg.batch_sequences))
         try:
             fill(store, backend, ckpt.fingerprint, problems, params, seed=counter["round"],
                  max_batch_sequences=cfg.batch_sequences)
@@ -94,7 +95,7 @@ def run(cfg: RealModelBenchConfig, repeats: int, work: Path, threads: int) -> Be
         return backend.tokens
 
     for ckpt, problems, chat in setups.values():  # warm-up: first calls pay for lazy imports, allocator growth
-        HFBackend(ckpt).generate([problems[0].prompt], SamplingParams(n=2, max_new_tokens=4, chat_template=chat),
+        HFEngine(ckpt).generate([problems[0].prompt], SamplingParams(n=2, max_new_tokens=4, chat_template=chat),
                                  seed=0, n=2)
     rounds: list[dict[str, Run]] = [{w: timed(lambda w=w: engine(w)) for w in setups} for _ in range(repeats)]
     res.ratios = [Ratio.of("real/toy", "sampling: HF engine tokens/s, SmolLM2-135M-Instruct vs the lab's toy model",

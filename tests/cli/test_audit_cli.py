@@ -92,8 +92,9 @@ def test_report_rerenders_without_models(tmp_path, cli):
 
 
 def test_checkpoint_with_nan_weights_is_named(tmp_path, cli):
-    from safetensors.torch import load_file, save_file
     import shutil
+
+    from safetensors.torch import load_file, save_file
 
     bad = tmp_path / "nan_model"
     shutil.copytree(SFT, bad)

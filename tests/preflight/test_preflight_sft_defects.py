@@ -9,6 +9,7 @@ import pytest
 
 from offtarget.audit.compare import apply_holm
 from offtarget.audit.evidence import Evidence
+from offtarget.metrics.definition import ratio_of_sums
 from offtarget.preflight.sft_data import DataAudit, DataGroup
 from offtarget.preflight.sft_defects import (
     DefectThresholds,
@@ -17,7 +18,6 @@ from offtarget.preflight.sft_defects import (
     measure,
     model_error_share,
     rank_key,
-    ratio_of_sums,
 )
 from offtarget.stats import Estimate
 from offtarget.store.generations import StoredSample

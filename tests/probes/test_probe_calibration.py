@@ -1,5 +1,6 @@
-"""Calibration probe: hand-worked ECE/Brier/AUROC/coverage, vectorized statistics against the
-reference implementations in offtarget.stats, and the answer-span likelihood confidence."""
+"""Calibration probe: hand-worked ECE/Brier/AUROC/coverage, its per-bin-sum statistics against the
+catalogue's definitions (offtarget.metrics.calibration, tested against references in
+tests/metrics), and the answer-span likelihood confidence."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
+from offtarget.metrics import calibration as definition
 from offtarget.probes import calibration as cal
-from offtarget.stats import auroc, brier_score, expected_calibration_error, murphy_decomposition
 
 PAIRS_Q = [.85, .85, .85, .65, .25, .95, .65]
 PAIRS_Y = [1, 0, 1, 1, 0, 1, 0]
@@ -56,9 +57,11 @@ def test_hand_worked_verbalized_metrics(kit, result):
     assert kit.value(result, "overconfidence_verbalized", g, t) == pytest.approx(5.05 / 7 - 4 / 7)
     # 9 non-abstained samples, 7 with a parseable confidence
     assert kit.value(result, "confidence_coverage_verbalized", g, t) == pytest.approx(7 / 9)
-    m = murphy_decomposition(PAIRS_Q, PAIRS_Y)
-    assert kit.value(result, "reliability_verbalized", g, t) == pytest.approx(m.reliability)
-    assert kit.value(result, "resolution_verbalized", g, t) == pytest.approx(m.resolution)
+    # bins: .85 ×3 (acc 2/3), .65 ×2 (acc 1/2), .25 (0), .95 (1); overall accuracy 4/7
+    rel = (3 * (.85 - 2 / 3) ** 2 + 2 * (.65 - .5) ** 2 + .25 ** 2 + .05 ** 2) / 7
+    res = (3 * (2 / 3 - 4 / 7) ** 2 + 2 * (.5 - 4 / 7) ** 2 + (4 / 7) ** 2 + (3 / 7) ** 2) / 7
+    assert kit.value(result, "reliability_verbalized", g, t) == pytest.approx(rel)
+    assert kit.value(result, "resolution_verbalized", g, t) == pytest.approx(res)
 
 
 def test_missing_confidence_is_undefined_not_zero(kit, result):
@@ -132,23 +135,23 @@ def test_token_span_with_multichar_tokens():
     assert cal.token_span(_PieceTokenizer(), [0, 1, 2], text, (10, 12)) is None  # span never generated
 
 
-def test_vectorized_statistics_match_reference():
+def test_probe_statistics_are_the_catalogue_definitions_on_every_resample():
+    """What the probe bootstraps (per-bin sums with equal-width bins, the binned functions with
+    equal-mass ones) equals the catalogue's definition computed on each resample alone."""
     rng = np.random.default_rng(0)
     for strategy in ("uniform", "quantile"):
         for n_bins in (10, 15):
             q = rng.choice(np.linspace(0.05, 0.95, 10), size=(3, 8, 4))
             y = (rng.random((3, 8, 4)) < q).astype(float)
             q[rng.random(q.shape) < 0.2] = np.nan
-            for r in range(3):
-                keep = np.isfinite(q[r])
-                qq, yy = q[r][keep], y[r][keep]
-                m = murphy_decomposition(qq, yy, n_bins, strategy)
-                assert cal.ece(q, y, n_bins, strategy)[r] == pytest.approx(
-                    expected_calibration_error(qq, yy, n_bins, strategy))
-                assert cal.murphy_reliability(q, y, n_bins, strategy)[r] == pytest.approx(m.reliability)
-                assert cal.murphy_resolution(q, y, n_bins, strategy)[r] == pytest.approx(m.resolution)
-                assert cal.brier(q, y)[r] == pytest.approx(brier_score(qq, yy))
-                assert cal.auroc(q, y)[r] == pytest.approx(auroc(qq, yy).value)
+            by_name = {s.name.removesuffix("_verbalized"): s for s in cal.specs("verbalized", n_bins, strategy)}
+            for name, fn, binned in (("ece", definition.ece, True), ("reliability", definition.murphy_reliability, True),
+                                     ("resolution", definition.murphy_resolution, True),
+                                     ("brier", definition.brier, False), ("auroc", definition.auroc, False)):
+                batched = by_name[name].statistic(q, y)
+                for r in range(3):
+                    alone = fn(q[r][None], y[r][None], *((n_bins, strategy) if binned else ()))[0]
+                    assert batched[r] == pytest.approx(alone), (name, strategy, n_bins)
 
 
 def test_auroc_undefined_with_one_class():
@@ -159,7 +162,7 @@ def test_auroc_undefined_with_one_class():
 def test_equal_mass_binning_is_threaded_from_the_config(kit):
     res = cal.run(_pair(kit, calibration_bins=15, calibration_binning="quantile"))
     assert kit.value(res, "ece_verbalized", "test", "tuned") == pytest.approx(
-        expected_calibration_error(PAIRS_Q, PAIRS_Y, 15, "quantile"))
+        definition.ece(np.array([PAIRS_Q]), np.array([PAIRS_Y], dtype=float), 15, "quantile")[0])
     assert "15 equal-mass bins" in cal.specs("verbalized", 15, "quantile")[0].description
     assert len(res.plots["reliability"]["test"]["tuned"]) == 15
     assert res.extras["binning"] == "quantile"

@@ -84,7 +84,7 @@ def test_register_and_clash():
         with pytest.raises(ValueError, match="already registered"):
             register_reward("_test_constant")(lambda: None)
     finally:
-        registry_module._REGISTRY.pop("_test_constant", None)
+        registry_module.REWARDS.remove("_test_constant")
 
 
 USER_MODULE = """

@@ -6,7 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from offtarget.stats import Estimate, auroc, bootstrap, bootstrap_mean, expected_calibration_error
+from offtarget.metrics.calibration import auroc, ece
+from offtarget.stats import Estimate, bootstrap, bootstrap_mean
+
+
+def expected_calibration_error(conf, correct):
+    """ECE (10 equal-width bins) of one set of samples, as a plain statistic."""
+    return float(ece(np.asarray(conf, dtype=float)[None], np.asarray(correct, dtype=float)[None])[0])
 from offtarget.stats.bootstrap import ProblemLayout, batched_mean
 
 
@@ -117,7 +123,8 @@ def test_ragged_clusters_and_several_arrays():
 
 
 def auroc_value(conf, correct):
-    return auroc(conf, correct).value
+    """AUROC of one set of samples; NaN (undefined) with one class."""
+    return float(auroc(np.asarray(conf, dtype=float)[None], np.asarray(correct, dtype=float)[None])[0])
 
 
 def test_interval_withheld_when_many_resamples_undefined():

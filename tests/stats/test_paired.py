@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from offtarget.metrics.calibration import ece
 from offtarget.stats import (
     PairedDiff,
     bootstrap_mean,
-    expected_calibration_error,
     flag,
     mcnemar,
     paired_bootstrap,
@@ -44,7 +44,7 @@ def test_identical_checkpoints_ece_with_clusters():
     d = paired_bootstrap(
         (conf, correct),
         (conf, correct),
-        expected_calibration_error,
+        lambda q, y: float(ece(q[None], y[None])[0]),
         metric="ece",
         clusters=clusters,
         n_resamples=100,

@@ -7,8 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["", ".config", ".data", ".grpo", ".grpo_advantages", ".monitor", ".rundir", ".sample_log", ".session",
-           ".trl_batch"]
+MODULES = ["", ".config", ".data", ".grpo", ".grpo_advantages", ".monitor", ".monitor.metrics", ".monitor.guards",
+           ".rundir", ".sample_log", ".session", ".trl_batch"]
 
 
 @pytest.mark.parametrize("suffix", MODULES)

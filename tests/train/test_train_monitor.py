@@ -225,6 +225,6 @@ def test_the_monitor_is_importable_from_the_package_without_torch_at_import():
 
     code = ("import sys, offtarget.train as t; assert 'torch' not in sys.modules, 'torch imported'; "
             "from offtarget.train import GuardMonitor, MonitorOptions; "
-            "assert GuardMonitor.__module__ == 'offtarget.train.monitor' and MonitorOptions().monitor_every == 50")
+            "assert GuardMonitor.__module__.startswith('offtarget.train.monitor') and MonitorOptions().monitor_every == 50")
     proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

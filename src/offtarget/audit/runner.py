@@ -107,7 +107,7 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
     ref = cfg.reference_name
     evidences = {ref: evidences[ref], **{k: v for k, v in evidences.items() if k != ref}}
     sampling_seconds = time.time() - t0
-    ctx = AuditContext(cfg, task, evidences)
+    ctx = AuditContext.from_config(cfg, task, evidences)
     results: list[ProbeResult] = []
     for info in probes:
         t1 = time.time()

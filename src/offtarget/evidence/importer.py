@@ -126,7 +126,7 @@ def _char_sample(row: LogRow, max_tokens: int | None) -> StoredSample:
 def _scored_samples(ckpt, rows: list[LogRow], prompts: list[str], max_tokens: int | None,
                     chat_template: bool) -> list[StoredSample]:
     """Samples with the checkpoint's token ids, teacher-forced log-probs and entropies."""
-    from offtarget.models.sampling import model_eos_ids
+    from offtarget.models.hf_engine import model_eos_ids
     from offtarget.models.scoring import ScoringConfig, _encode, _pad_id, _score, _vocab
 
     tok, eos = ckpt.tokenizer, model_eos_ids(ckpt)[0]

@@ -125,18 +125,3 @@ def rendered_prompts(path: str, prompts: list[str], chat_template: bool = True,
         out.append(tok.decode(tok(text, add_special_tokens=add_special)["input_ids"], skip_special_tokens=False))
     return out
 
-
-_MOVED = {"HFEngine": "offtarget.models.hf_engine", "model_eos_ids": "offtarget.models.hf_engine",
-          "HFBackend": "offtarget.models.hf_engine",
-          "from_generation_config": "offtarget.models.generation_defaults",
-          "read_generation_config": "offtarget.models.generation_defaults"}
-
-
-def __getattr__(name: str):
-    """Names that moved to their own modules, resolved on first use (their modules import torch)."""
-    if name in _MOVED:
-        import importlib
-
-        module = importlib.import_module(_MOVED[name])
-        return getattr(module, "HFEngine" if name == "HFBackend" else name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -74,6 +74,7 @@ from typing import Any
 
 import numpy as np
 
+from offtarget.registry import Registry
 from offtarget.rewards.columns import problem_to_row
 from offtarget.stats import Estimate, bootstrap_mean
 from offtarget.tasks.answers import choice_letter, clean_answer
@@ -92,17 +93,18 @@ class Pattern:
     generate: Generator
 
 
+PATTERN_REGISTRY: Registry[Pattern] = Registry("red-team pattern")
+"""The patterns by name (:class:`offtarget.registry.Registry`: a name is registered once)."""
 PATTERNS: list[Pattern] = []
 """The library, in the order the report lists ties."""
 
 
 def pattern(name: str, description: str) -> Callable[[Generator], Generator]:
-    """Register a generator in :data:`PATTERNS` (a decorator)."""
+    """Register a generator in :data:`PATTERNS` (a decorator); a name is registered once."""
 
     def deco(fn: Generator) -> Generator:
-        if any(p.name == name for p in PATTERNS):
-            raise ValueError(f"a red-team pattern named {name!r} already exists")
-        PATTERNS.append(Pattern(name, description, fn))
+        entry = PATTERN_REGISTRY.add(name, Pattern(name, description, fn))
+        PATTERNS[:] = [p for p in PATTERNS if p.name != name] + [entry]  # a re-import replaces its own
         return fn
 
     return deco

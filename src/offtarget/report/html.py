@@ -314,7 +314,7 @@ def probe_view(p: dict, names: list[str], ref: str | None, colors: dict[str, str
     for key, data in (p.get("plots") or {}).items():
         if not data:
             continue
-        spec = plots.PLOTS.get(key)
+        spec = plots.PLOTS.find(key)
         if spec is None:
             view["unplotted"].append(key)
             continue

@@ -27,6 +27,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from offtarget.registry import Registry
 from offtarget.report.generic_plots import GENERIC
 from offtarget.report.plot_style import RC, checkpoint_colors, complete_colors, to_svg
 
@@ -39,14 +40,16 @@ class PlotSpec:
     draw: Callable[[Any, dict[str, str]], Figure]
 
 
-PLOTS: dict[str, PlotSpec] = {}
+PLOTS: Registry[PlotSpec] = Registry("plot", "offtarget.plots")
+"""Drawing functions by plot key (:class:`offtarget.registry.Registry`: a key is registered once;
+third-party probes add theirs through the ``offtarget.plots`` entry-point group)."""
 
 
 def plot(key: str, title: str, caption: str = ""):
     """Register a drawing function for ``plots[key]``."""
 
     def deco(fn):
-        PLOTS[key] = PlotSpec(key, title, caption, fn)
+        PLOTS.add(key, PlotSpec(key, title, caption, fn))
         return fn
 
     return deco
@@ -54,7 +57,7 @@ def plot(key: str, title: str, caption: str = ""):
 
 def draw(key: str, data: Any, colors: dict[str, str], salt: str = "") -> str | None:
     """The SVG for ``plots[key]``, or None when there is no drawing function or nothing to draw."""
-    spec = PLOTS.get(key)
+    spec = PLOTS.find(key)
     if spec is None or not data:
         return None
     with matplotlib.rc_context({**RC, "svg.hashsalt": f"{key}-{salt}"}):

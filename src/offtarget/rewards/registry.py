@@ -27,22 +27,23 @@ from pathlib import Path
 from typing import Any
 
 from offtarget.errors import OfftargetError
+from offtarget.registry import Registry, import_submodules
 
-_REGISTRY: dict[str, Callable[..., Callable]] = {}
+ENTRY_POINT_GROUP = "offtarget.rewards"
+"""Third-party packages add reward factories here (``name = "my_rewards:make_length_penalty"``)."""
+
+REWARDS: Registry[Callable[..., Callable]] = Registry(
+    "reward", ENTRY_POINT_GROUP, builtin=lambda: import_submodules("offtarget.rewards"))
+"""Reward factories by name; a name is registered once (:class:`offtarget.registry.Registry`).
+Every module of :mod:`offtarget.rewards` is imported before the first lookup, so a new reward is
+one new module with a ``@register_reward`` factory."""
 
 
 def register_reward(name: str) -> Callable[[Callable[..., Callable]], Callable[..., Callable]]:
     """Register a reward factory under ``name`` (a decorator); a name can be registered once."""
 
     def decorate(factory: Callable[..., Callable]) -> Callable[..., Callable]:
-        old = _REGISTRY.get(name)
-        same = old is not None and (old.__module__, old.__qualname__) == (
-            factory.__module__,
-            factory.__qualname__,
-        )  # a re-import of the same module (reload, doctest) replaces; a different factory is a clash
-        if old is not None and not same:
-            raise ValueError(f"a reward named {name!r} is already registered ({_REGISTRY[name]!r})")
-        _REGISTRY[name] = factory
+        REWARDS.add(name, factory)
         return factory
 
     return decorate
@@ -50,7 +51,7 @@ def register_reward(name: str) -> Callable[[Callable[..., Callable]], Callable[.
 
 def list_rewards() -> list[str]:
     """Every registered reward name, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(REWARDS.names())
 
 
 def get_reward(name: str, /, **kwargs: Any) -> Callable:
@@ -58,12 +59,12 @@ def get_reward(name: str, /, **kwargs: Any) -> Callable:
 
     ``name`` is positional-only, so ``name=...`` among ``kwargs`` renames the built reward.
     """
-    if name not in _REGISTRY:
+    if name not in REWARDS:
         raise OfftargetError(
             f"unknown reward {name!r}: choose one of {', '.join(list_rewards())} "
             "or give 'module:function' for your own"
         )
-    factory = _REGISTRY[name]
+    factory = REWARDS.get(name)
     try:
         inspect.signature(factory).bind(**kwargs)
     except TypeError as e:

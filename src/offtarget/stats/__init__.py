@@ -3,7 +3,7 @@
 One concept per module:
 
 - ``passk``       unbiased pass@k (Chen et al. 2021) and the k where the reference catches up
-- ``calibration`` Brier, Murphy decomposition, ECE, reliability diagram, AUROC
+- ``calibration`` the reliability diagram and equal-mass bins (the metrics: :mod:`offtarget.metrics.calibration`)
 - ``bootstrap``   percentile bootstrap over problems (clustered) and the ``Estimate`` record
 - ``paired``      paired bootstrap and McNemar for tuned - reference, the ``PairedDiff`` record
 - ``permutation`` paired within-problem permutation test: the p-value behind every flag
@@ -19,16 +19,7 @@ One concept per module:
 """
 
 from offtarget.stats.bootstrap import Estimate, bootstrap, bootstrap_mean
-from offtarget.stats.calibration import (
-    Auroc,
-    MurphyDecomposition,
-    ReliabilityBin,
-    auroc,
-    brier_score,
-    expected_calibration_error,
-    murphy_decomposition,
-    reliability_diagram,
-)
+from offtarget.stats.calibration import ReliabilityBin, reliability_diagram
 from offtarget.stats.diversity import distinct_answers, distinct_n, entropy, label_entropy
 from offtarget.stats.multiple import bonferroni_level, flag, flag_family, holm, min_resamples
 from offtarget.stats.paired import PairedDiff, mcnemar, paired_bootstrap
@@ -37,22 +28,17 @@ from offtarget.stats.permutation import PermutationTest, permutation_test, testa
 from offtarget.stats.power import minimum_detectable_effect
 
 __all__ = [
-    "Auroc",
     "Estimate",
-    "MurphyDecomposition",
     "PairedDiff",
     "PermutationTest",
     "ReliabilityBin",
-    "auroc",
     "bonferroni_level",
     "bootstrap",
     "bootstrap_mean",
-    "brier_score",
     "crossover_k",
     "distinct_answers",
     "distinct_n",
     "entropy",
-    "expected_calibration_error",
     "flag",
     "flag_family",
     "holm",
@@ -60,7 +46,6 @@ __all__ = [
     "mcnemar",
     "min_resamples",
     "minimum_detectable_effect",
-    "murphy_decomposition",
     "paired_bootstrap",
     "pass_at_k",
     "pass_at_k_curve",

@@ -47,13 +47,18 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from offtarget.errors import OfftargetError
+from offtarget.registry import Registry, import_submodules
 from offtarget.tasks.problem import Task
 
 ENTRY_POINT_GROUP = "offtarget.tasks"
 """The entry-point group third-party packages register suites in."""
 
-_NAMES: dict[str, Callable[..., Task]] = {}
-_SUFFIXES: dict[str, Callable[..., Task]] = {}
+_NAMES: Registry[Callable[..., Task]] = Registry("suite", builtin=lambda: import_submodules("offtarget.tasks"))
+"""Built-in suite factories by name (:class:`offtarget.registry.Registry`: a name is registered once).
+Entry points are not loaded into it: they are listed at each lookup (a package installed while
+a process runs is seen) and loaded only when their suite is asked for. Every module of
+:mod:`offtarget.tasks` is imported before the first lookup: a new suite is one new module."""
+_SUFFIXES: Registry[Callable[..., Task]] = Registry("suite file suffix")
 _HINTS: dict[str, str] = {}
 _ALIASES: set[str] = set()
 
@@ -67,11 +72,7 @@ def register_task(*names: str, hint: str | None = None) -> Callable[[Callable[..
 
     def decorate(factory: Callable[..., Task]) -> Callable[..., Task]:
         for name in names:
-            table = _SUFFIXES if name.startswith(".") else _NAMES
-            old = table.get(name)
-            if old is not None and (old.__module__, old.__qualname__) != (factory.__module__, factory.__qualname__):
-                raise ValueError(f"a suite named {name!r} is already registered ({old!r})")
-            table[name] = factory
+            (_SUFFIXES if name.startswith(".") else _NAMES).add(name, factory)
         if hint:
             _HINTS[names[0]] = hint
         _ALIASES.update(n for n in names[1:] if not n.startswith("."))
@@ -172,7 +173,7 @@ def build(factory: Callable[..., Task], spec: SuiteSpec) -> Task:
 
 
 def _factory(spec: SuiteSpec) -> Callable[..., Task]:
-    factory = _SUFFIXES.get(spec.name) if spec.name.startswith(".") else _NAMES.get(spec.name)
+    factory = _SUFFIXES.find(spec.name) if spec.name.startswith(".") else _NAMES.find(spec.name)
     if factory is not None:
         return factory
     ep = _entry_points().get(spec.name)
