@@ -106,7 +106,7 @@ def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, ou
     finally:
         store.close()
     ctx.release()
-    verdicts = finalize(results, list(evidences), ref, cfg.alpha)
+    verdicts = finalize(results, list(evidences), ref, cfg.alpha, shared_problems=len(evidences[ref].problems))
     t2 = time.time()
     with _working(console, "self-check: split-half null audits…"):
         verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, console)
