@@ -10,7 +10,7 @@ The harness's number is the mean of the per-row scores it stored (lm-eval: the f
 metric, one value per document; Inspect: the first scorer, ``C``/``I`` as 1/0), on the problems
 and samples the audit used.
 
-    >>> disagreement_note("sft", "lm-eval exact_match, filter first", 0.783, 0.025, 30)[:70]
+    >>> disagreement_note("sft", "lm-eval exact_match, filter first", 0.783, 0.025, 30)[:71]
     'sft: offtarget grades these completions 0.025 where lm-eval exact_match'
 """
 

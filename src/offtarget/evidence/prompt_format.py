@@ -18,8 +18,8 @@ source does not say.
 
     >>> wrapper_from_template("{% for m in messages %}<u>{{ m['content'] }}</u>{% endfor %}")
     '<u>{prompt}</u>'
-    >>> prompt_format_notes({"base": "{prompt}", "sft": "<u>{prompt}</u>", "other": None})[0][:60]
-    "prompt format differs between base and sft: base was prompted '"
+    >>> prompt_format_notes({"base": "{prompt}", "sft": "<u>{prompt}</u>", "other": None})[0][:72]
+    "prompt format differs between base and sft: base was prompted '{prompt}'"
 """
 
 from __future__ import annotations
