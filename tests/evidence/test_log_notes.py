@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 CHAT = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
 
@@ -62,14 +64,15 @@ def test_chat_templated_log_against_plain_log_and_a_contradicted_harness_score_a
     assert "prompt format differs between a and b" in report and "offtarget grades these completions 0.000" in report
 
 
-def test_too_few_shared_problems_say_nothing_could_be_measured(tmp_path):
-    suite = _suite(tmp_path, 3)
-    a = _lmeval_log(tmp_path / "samples_a.jsonl", 3, "{}", lambda i: f"Answer: {i + 7}", 0.0)
-    b = _lmeval_log(tmp_path / "samples_b.jsonl", 3, "{}", lambda i: f"Answer: {i + 1}", 1.0)
+@pytest.mark.parametrize("n", [3, 5])  # 3: no group is measured at all; 5: measured, but 2/2^5 = 0.0625 ≥ 0.05
+def test_too_few_shared_problems_say_nothing_could_be_measured(tmp_path, n):
+    suite = _suite(tmp_path, n)
+    a = _lmeval_log(tmp_path / "samples_a.jsonl", n, "{}", lambda i: f"Answer: {i + 7}", 0.0)
+    b = _lmeval_log(tmp_path / "samples_b.jsonl", n, "{}", lambda i: f"Answer: {i + 1}", 1.0)
     results, report = _audit(tmp_path, suite, a, b)
     summary = results["headline"][0]["summary"]
-    assert summary.startswith("b vs a: nothing could be measured: 3 shared problems, minimum 6"), summary
+    assert summary.startswith(f"b vs a: nothing could be measured: {n} shared problems, minimum 6"), summary
     assert "no significant difference" not in report
-    assert "b vs a: nothing could be measured: 3 shared problems, minimum 6" in report
+    assert f"b vs a: nothing could be measured: {n} shared problems, minimum 6" in report
     # same format and agreeing graders: no note about either
     assert not [n for n in results["evidence_notes"] if "prompt format" in n or "offtarget grades" in n]

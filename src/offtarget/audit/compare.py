@@ -94,12 +94,10 @@ def _unmeasured(rows: list[ComparisonRow], alpha: float, shared_problems: int | 
     family = [c for c in rows if c.higher_is_better is not None]
     if any(c.p_value is not None for c in family):
         return None
+    if shared_problems is not None:  # how many every checkpoint was compared on, when the caller knows
+        return shared_problems if shared_problems < minimum_problems(alpha) else None
     too_small = [c.n for c in family if (c.reason or "").startswith(TOO_SMALL)]
-    if too_small:
-        return max(too_small)
-    if shared_problems is not None and shared_problems < minimum_problems(alpha):
-        return shared_problems
-    return None
+    return max(too_small) if too_small else None
 
 
 def _sentence(name: str, reference: str, gains: list[ComparisonRow], losses: list[ComparisonRow]) -> str:
