@@ -13,11 +13,26 @@ at the family's Holm level (:func:`offtarget.stats.minimum_detectable_effect`).
 
 from __future__ import annotations
 
+import math
+
 from offtarget.metrics import vetoes_serving
-from offtarget.probes.base import ComparisonRow, ProbeResult
+from offtarget.probes.base import ComparisonRow, MetricSpec, ProbeResult
 from offtarget.stats import flag, holm, minimum_detectable_effect, testable
 
 TOO_SMALL = "too small to test"
+
+
+def minimum_problems(alpha: float) -> int:
+    """Fewest paired problems a comparison needs: a group is measured from ``MetricSpec.min_problems``
+    problems on, and its most extreme outcome (2 / 2^n) must pass ``alpha`` (6 problems at 0.05)."""
+    return max(MetricSpec.min_problems, math.floor(math.log2(2 / alpha)) + 1)
+
+
+def nothing_measured(name: str, reference: str, n: int, alpha: float) -> str:
+    """The sentence for a comparison where no test could reach ``alpha`` at all."""
+    return (f"{name} vs {reference}: nothing could be measured: {n} shared problem{'s' if n != 1 else ''}, "
+            f"minimum {minimum_problems(alpha)} (at alpha {alpha:g} even the most extreme outcome on {n} "
+            f"problem{'s' if n != 1 else ''} gives p ≥ alpha); audit more problems.")
 
 
 def mark_too_small(rows: list[ComparisonRow], alpha: float) -> None:
@@ -42,8 +57,10 @@ def apply_holm(results: list[ProbeResult], alpha: float) -> None:
         c.mde = minimum_detectable_effect(c.low, c.high, alpha, m) if c.p_value is not None else None
 
 
-def headline(results: list[ProbeResult], checkpoints: list[str], reference: str) -> list[dict]:
-    """Per checkpoint: flagged target gains next to flagged off-target losses."""
+def headline(results: list[ProbeResult], checkpoints: list[str], reference: str,
+             alpha: float = 0.05, shared_problems: int | None = None) -> list[dict]:
+    """Per checkpoint: flagged target gains next to flagged off-target losses (or, when not one
+    comparison could be tested, how many problems were shared and how many a test needs)."""
     out = []
     for name in checkpoints:
         if name == reference:
@@ -51,6 +68,7 @@ def headline(results: list[ProbeResult], checkpoints: list[str], reference: str)
         rows = [c for r in results for c in r.comparisons if c.checkpoint == name]
         gains = [c for c in rows if c.flag == "gain"]
         losses = [c for c in rows if c.flag == "regression"]
+        unmeasured = None if gains or losses else _unmeasured(rows, alpha, shared_problems)
         out.append({
             "checkpoint": name,
             "reference": reference,
@@ -59,7 +77,10 @@ def headline(results: list[ProbeResult], checkpoints: list[str], reference: str)
             "offtarget_gains": [_brief(c) for c in gains if not c.target],
             "offtarget_losses": [_brief(c) for c in losses if not c.target],
             "tests": len(rows),
-            "summary": _sentence(name, reference, gains, losses),
+            "minimum_problems": minimum_problems(alpha),
+            "unmeasured_problems": unmeasured,
+            "summary": (nothing_measured(name, reference, unmeasured, alpha) if unmeasured is not None
+                        else _sentence(name, reference, gains, losses)),
         })
     return out
 
@@ -67,6 +88,17 @@ def headline(results: list[ProbeResult], checkpoints: list[str], reference: str)
 def _brief(c: ComparisonRow) -> dict:
     return {"probe": c.probe, "metric": c.metric, "group": c.group, "diff": c.diff, "low": c.low,
             "high": c.high, "p_adjusted": c.p_adjusted, "reference_value": c.reference_value, "value": c.value}
+
+
+def _unmeasured(rows: list[ComparisonRow], alpha: float, shared_problems: int | None) -> int | None:
+    """The shared problem count when no comparison could be tested because there were too few, else None."""
+    family = [c for c in rows if c.higher_is_better is not None]
+    if any(c.p_value is not None for c in family):
+        return None
+    if shared_problems is not None:  # how many every checkpoint was compared on, when the caller knows
+        return shared_problems if shared_problems < minimum_problems(alpha) else None
+    too_small = [c.n for c in family if (c.reason or "").startswith(TOO_SMALL)]
+    return max(too_small) if too_small else None
 
 
 def _sentence(name: str, reference: str, gains: list[ComparisonRow], losses: list[ComparisonRow]) -> str:
@@ -133,6 +165,9 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:+.3f}"
 
 
-def finalize(results: list[ProbeResult], checkpoints: list[str], reference: str, alpha: float) -> dict:
+def finalize(results: list[ProbeResult], checkpoints: list[str], reference: str, alpha: float,
+             shared_problems: int | None = None) -> dict:
+    """Holm across the report, then the headline (``shared_problems``: how many problems every
+    checkpoint was compared on) and the routing table."""
     apply_holm(results, alpha)
-    return {"headline": headline(results, checkpoints, reference), "routing": routing(results, checkpoints, reference)}
+    return {"headline": headline(results, checkpoints, reference, alpha, shared_problems), "routing": routing(results, checkpoints, reference)}

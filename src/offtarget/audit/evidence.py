@@ -85,6 +85,7 @@ def collect(cfg: AuditConfig, task: Task, problems: list[Problem], store: Genera
         settings = {name: log.sampling for name, log in logs.items()}
         settings.update({name: importer.direct_sampling(cfg) for name in direct})
         run_notes += importer.sampling_notes(settings)
+        run_notes += _prompt_format_notes(cfg, specs, logs, problems)
         if greedy is not None:
             greedy = None
             run_notes.append("no greedy decoding: a log holds sampled completions only, so greedy accuracy is "
@@ -135,6 +136,21 @@ def collect(cfg: AuditConfig, task: Task, problems: list[Problem], store: Genera
                              seconds=time.time() - t0, generated=generated,
                              tokenizer_fingerprint=tokenizer_fingerprint(path), sampling=c_record)
     return out
+
+
+def _prompt_format_notes(cfg: AuditConfig, specs: dict, logs: dict, problems: list[Problem]) -> list[str]:
+    """Notes for checkpoints whose evidence was prompted in different formats (as each log records)."""
+    from offtarget.evidence.prompt_format import log_wrapper, prompt_format_notes, wrapper_of_checkpoint
+
+    wrappers = {}
+    for name, spec in specs.items():
+        if name in logs:
+            wrappers[name] = log_wrapper(logs[name], problems, spec.checkpoint)
+        elif _is_dir(spec.path):
+            wrappers[name] = wrapper_of_checkpoint(spec.path, cfg.chat_template, cfg.trust_remote_code)
+        else:
+            wrappers[name] = None
+    return prompt_format_notes(wrappers)
 
 
 def _is_dir(path: str) -> bool:

@@ -129,7 +129,7 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
             how = "cached" if cached is not None else f"{r.seconds:.1f}s"
             console.print(f"[dim]probe {info.name}: {how}{' — ' + r.error if r.error else ''}[/dim]")
     ctx.release()
-    verdicts = finalize(results, list(evidences), ref, cfg.alpha)
+    verdicts = finalize(results, list(evidences), ref, cfg.alpha, shared_problems=len(evidences[ref].problems))
     t2 = time.time()
     with _working(console, "self-check: split-half null audits…"):
         verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, store, console)

@@ -191,6 +191,12 @@ def log_evidence(name: str, spec: ModelSpec, log: LogEvidence, task: Task, probl
     samples = [got[i] for i in ids]
     verdicts = [[task.verify(p, s.text) for s in row] for p, row in zip(problems, samples)]
     ev_notes = list(log.notes)
+    from offtarget.evidence.harness_score import harness_note
+
+    disagreement = harness_note(name, log, problems, n, np.array([[v.correct for v in row] for row in verdicts],
+                                                                  dtype=float))
+    if disagreement:
+        ev_notes.append(disagreement)
     if spec.checkpoint is None:
         ev_notes.append(f"{name}: evidence from a {log.kind} log without its checkpoint: tokens are characters, "
                         "token entropy, KL, likelihood confidence and weights are unavailable (attach it with @PATH)")

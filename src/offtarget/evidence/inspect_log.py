@@ -14,7 +14,8 @@ and, when the eval asked for ``logprobs``, the log-prob of every generated token
 (the recorded tokens do not spell the completion); then the sampled token's log-prob is
 looked up in that step's ``top_logprobs`` by the completion's characters, which is right only
 for a one-character-per-token tokenizer such as the lab's, and ``None`` where the character
-is not among the top-k. Inspect's scores are never read.
+is not among the top-k. Inspect's scores (of the first scorer) are kept only to be compared
+with offtarget's verdicts; ``model_args.chat_template``, when given, records the prompt format.
 
     >>> log = read("../shared/fixtures/eval-logs/sft_arith30_epochs4.eval")
     >>> log.sampling.samples, log.rows[0].completion
@@ -31,7 +32,7 @@ import zipfile
 from pathlib import Path
 
 from offtarget.errors import OfftargetError
-from offtarget.evidence.records import LogEvidence, LogRow, LogSampling, file_digest
+from offtarget.evidence.records import LogEvidence, LogRow, LogSampling, file_digest, score_value
 
 _ZSTD = 93
 _STOP = {"stop": "stop", "max_tokens": "length", "model_length": "length"}
@@ -121,6 +122,8 @@ def read(path: str | Path) -> LogEvidence:
         notes.append(f"Inspect log status {header.get('status')!r}: only its completed samples are read")
     rows: list[LogRow] = []
     looked_up = errors = 0
+    scorers = [s.get("name") for s in (header.get("results") or {}).get("scores") or [] if isinstance(s, dict)]
+    scorer = scorers[0] if scorers else None
     for s in samples:
         if s.get("error"):
             errors += 1
@@ -136,8 +139,11 @@ def read(path: str | Path) -> LogEvidence:
         tokens, lps, lookup = _logprobs(choice, text)
         looked_up += lookup
         prompt = s["input"] if isinstance(s.get("input"), str) else None
+        scores = s.get("scores") if isinstance(s.get("scores"), dict) else {}
+        scorer = scorer or next(iter(scores), None)
+        score = score_value((scores.get(scorer) or {}).get("value")) if scorer in scores else None
         rows.append(LogRow(str(s["id"]), int(s["epoch"]) - 1, text, prompt=prompt, token_logprobs=lps,
-                           tokens=tokens, finish_reason=_STOP.get(choice.get("stop_reason"))))
+                           tokens=tokens, finish_reason=_STOP.get(choice.get("stop_reason")), harness_score=score))
     if errors:
         notes.append(f"{errors} sample(s) with an error or no output were left out")
     if looked_up:
@@ -159,6 +165,9 @@ def read(path: str | Path) -> LogEvidence:
     )
     model_path = (spec.get("model_args") or {}).get("model_path")
     version = (spec.get("packages") or {}).get("inspect_ai")
+    template = (spec.get("model_args") or {}).get("chat_template")
     return LogEvidence("inspect", str(path), file_digest(path), sampling, rows,
                        model=model_path or spec.get("model"),
-                       harness=f"inspect_ai {version}" if version else "inspect_ai", notes=notes)
+                       harness=f"inspect_ai {version}" if version else "inspect_ai", notes=notes,
+                       chat_template=template if isinstance(template, str) else None,
+                       harness_metric=f"Inspect scorer {scorer}" if scorer else None)

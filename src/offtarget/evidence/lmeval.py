@@ -5,8 +5,8 @@ dataset row), ``arguments.gen_args_0`` (the prompt ``arg_0`` and generation kwar
 ``temperature``, ``top_k``, ``top_p``, ``max_gen_toks``, ``do_sample``), and ``resps``, the raw
 completions — ``[[r_1, …, r_repeats]]`` for a ``generate_until`` task with ``repeats``. A task
 with several filters repeats each document once per filter with the same ``resps``; the
-first record of a document is read, the filters and ``exact_match`` are ignored (offtarget's
-verifier decides correctness). Read with the standard library only: lm-eval is not imported.
+first record of a document is read and its filter's score (e.g. ``exact_match``) is kept only
+to be compared with offtarget's verifier, which decides correctness. Read with the standard library only: lm-eval is not imported.
 
 The problem id is ``doc["id"]`` (``doc_id`` when the dataset has no ``id`` column). lm-eval
 logs no token log-probs or finish reasons for generations.
@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from offtarget.errors import OfftargetError
-from offtarget.evidence.records import LogEvidence, LogRow, LogSampling, file_digest
+from offtarget.evidence.records import LogEvidence, LogRow, LogSampling, file_digest, score_value
 from offtarget.jsonlines import read_objects
 
 
@@ -43,6 +43,7 @@ def read(path: str | Path) -> LogEvidence:
     rows: list[LogRow] = []
     seen: set = set()
     kwargs_seen: dict | None = None
+    metric_seen: str | None = None
     for lineno, rec in read_objects(path, "lm-eval samples file"):
         where = f"{path}:{lineno}"
         if "resps" not in rec or "doc_id" not in rec:
@@ -63,8 +64,12 @@ def read(path: str | Path) -> LogEvidence:
                 and all(isinstance(r, str) for r in resps[0])):
             raise OfftargetError(f"{where}: 'resps' is not one list of generated strings (a loglikelihood or "
                                  "multiple-choice task?); only generate_until samples are completions")
+        metrics = rec.get("metrics") if isinstance(rec.get("metrics"), list) else []
+        if metric_seen is None and metrics:
+            metric_seen = f"lm-eval {metrics[0]}" + (f", filter {rec['filter']}" if rec.get("filter") else "")
+        score = score_value(rec.get(metrics[0])) if metrics else None
         for i, text in enumerate(resps[0]):
-            rows.append(LogRow(pid, i, text, prompt=prompt))
+            rows.append(LogRow(pid, i, text, prompt=prompt, harness_score=score))
     if not rows:
         raise OfftargetError(f"{path}: no samples in the file; pass a non-empty lm-eval samples_*.jsonl")
     gen = kwargs_seen or {}
@@ -79,4 +84,5 @@ def read(path: str | Path) -> LogEvidence:
         max_tokens=None if gen.get("max_gen_toks") is None else int(gen["max_gen_toks"]),
         samples=max(counts),
     )
-    return LogEvidence("lmeval", str(path), file_digest(path), sampling, rows, harness="lm-eval")
+    return LogEvidence("lmeval", str(path), file_digest(path), sampling, rows, harness="lm-eval",
+                       harness_metric=metric_seen)

@@ -5,7 +5,7 @@ checkpoint; offtarget reads its completions instead of sampling again. Whatever 
 each completion becomes one :class:`LogRow` — (problem id, sample index, completion, optional
 per-token log-probs, finish reason) — and a :class:`LogEvidence` holds the rows of one
 checkpoint with the sampling settings the log states. offtarget's own task verifier judges
-every completion: a harness's score is never read.
+every completion: a score the harness stored is read only to say when the two graders disagree.
 
     >>> from offtarget.evidence import read_log
     >>> log = read_log("lmeval", "../shared/fixtures/eval-logs/sft_samples_offtarget_arith30.jsonl")
@@ -85,6 +85,9 @@ class LogRow:
     """The generated tokens as strings, aligned with ``token_logprobs``."""
     finish_reason: str | None = None
     """``stop`` or ``length`` when the log says; ``None`` when it does not."""
+    harness_score: float | None = None
+    """The score the harness itself stored for this row (1 = correct), never used as a verdict: only
+    compared with offtarget's (:mod:`offtarget.evidence.harness_score`)."""
 
 
 @dataclass
@@ -107,6 +110,10 @@ class LogEvidence:
     """Harness and version, e.g. ``lm-eval 0.4.13``."""
     notes: list[str] = field(default_factory=list)
     """What the reader had to assume or drop."""
+    chat_template: str | None = None
+    """The chat template the harness was told to use, when the log records one (Inspect ``model_args``)."""
+    harness_metric: str | None = None
+    """The name of the score the harness stored with each row (e.g. ``lm-eval exact_match, filter first``)."""
 
     @property
     def fingerprint(self) -> str:
@@ -131,6 +138,16 @@ class LogEvidence:
         """What results.json records about this evidence."""
         return {"source": self.kind, "log": self.path, "sha256": self.digest, "harness": self.harness,
                 "model_in_log": self.model, "sampling": self.sampling.to_dict(), "rows": len(self.rows)}
+
+
+def score_value(value) -> float | None:
+    """A harness's stored score as a number: booleans and numbers as is, Inspect's ``C``/``P``/``I``/``N``
+    as 1/0.5/0/0; ``None`` for anything else."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    return {"C": 1.0, "P": 0.5, "I": 0.0, "N": 0.0}.get(value) if isinstance(value, str) else None
 
 
 def _dup(xs: list[int]) -> int:

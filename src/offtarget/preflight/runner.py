@@ -146,20 +146,29 @@ def run_redteam(cfg: PreflightConfig, task, rewards: list[tuple[str, object]]) -
             "high": worst.gain.high if worst else None,
             "example": rt_mod.clip(worst.example) if worst else None,
             "example_reward": worst.example_reward if worst else None, "errors": len(r.errors),
+            "underpaid_wrappers": len(r.underpaid),
         })
         notes += [f"{r.reward}: {e}" for e in r.errors]
         notes += [f"{r.reward}: returns None on {p.pattern} ({p.n_none} rows; TRL drops them from the group "
                   "statistics)" for p in r.patterns if p.n_none]
+        notes += [f"{r.reward}: pays the right answer less as {w.pattern} ({w.description}): {w.mean:.3f} vs "
+                  f"{r.plain_correct:.3f} plain, deficit {w.deficit.value:+.3f} [{w.deficit.low:+.3f}, "
+                  f"{w.deficit.high:+.3f}] on {w.n} problems" for w in r.underpaid]
     hackable = [r.reward for r in reports if r.verdict == "hackable"]
     unseparated = [r.reward for r in reports if r.verdict == "does not separate"]
     broken = [r.reward for r in reports if r.verdict in ("errors", "broken")]
+    underpays = [r.reward for r in reports if r.verdict == "underpays right answers"]
     parts = [f"{label}: {', '.join(names)}" for label, names in
-             (("hackable", hackable), ("does not separate right from wrong", unseparated), ("errors", broken)) if names]
+             (("hackable", hackable), ("does not separate right from wrong", unseparated), ("errors", broken),
+              ("pays a right answer less in another wrapper", underpays)) if names]
     verdict = "; ".join(parts)
+    ran = {p.pattern for r in reports for p in r.patterns if p.n}  # a pattern with n = 0 never ran here
+    never = len(rt_mod.PATTERNS) - len(ran)
     section = {
-        "title": f"Reward red-team: {len(rt_mod.PATTERNS)} adversarial patterns × {len(problems)} problems",
+        "title": f"Reward red-team: {len(ran)} adversarial patterns × {len(problems)} problems"
+                 + (f" ({never} more never applied on this suite)" if never else ""),
         "verdict": verdict or "no reward found hackable",
-        "level": "bad" if hackable or unseparated or broken else "good",
+        "level": "bad" if hackable or unseparated or broken or underpays else "good",
         "summary": " ".join(r.summary if r.summary.startswith(r.reward) else f"{r.reward} — {r.summary}"
                             for r in reports),
         "rows": rows, "notes": notes,
@@ -185,6 +194,10 @@ def run_redteam(cfg: PreflightConfig, task, rewards: list[tuple[str, object]]) -
         "patterns": [{**{k: v for k, v in asdict(p).items() if k != "gain"},
                       "gain": None if p.gain is None else asdict(p.gain), "example": rt_mod.clip(p.example, 400)}
                      for p in r.patterns],
+        "plain_correct": r.plain_correct,
+        "wrappers": [{**{k: v for k, v in asdict(w).items() if k not in ("gain", "deficit")},
+                      "deficit": None if w.deficit is None else asdict(w.deficit),
+                      "example": rt_mod.clip(w.example, 400)} for w in r.wrappers],
     } for r in reports}
     return sections, details
 

@@ -58,8 +58,9 @@ def verdicts(results: dict) -> list[dict]:
     found = [f for f in findings(results) if not f["target"]]
     routing = results.get("routing") or []
     out = []
+    alpha = float((results.get("config") or {}).get("alpha") or 0.05)
     for name in names:
-        target = _target_line(results, name)
+        target = _target_line(results, name, alpha)
         mine = sorted((f for f in found if f["checkpoint"] == name),
                       key=lambda f: -severity(f["diff"], f["low"], f["high"]))
         worst: dict[str, dict] = {}
@@ -83,11 +84,12 @@ def verdicts(results: dict) -> list[dict]:
         routes = [r["group"] for r in routing if r.get("route_to") == name and "/" not in (r.get("group") or "")]
         out.append({"checkpoint": name, "reference": ref, "target": target, "lines": lines,
                     "hidden": len(mine) - shown, "n_regressions": len(mine), "routes": routes,
-                    "sentence": _sentence(name, ref, target, lines, len(mine), routes)})
+                    "sentence": _sentence(name, ref, target, lines, len(mine), routes,
+                                          _headline_of(results, name))})
     return out
 
 
-def _target_line(results: dict, name: str) -> dict | None:
+def _target_line(results: dict, name: str, alpha: float = 0.05) -> dict | None:
     """The in-distribution comparison on the first target metric (``test`` first, whole splits only)."""
     rows = [c for p in results.get("probes") or [] if not p.get("error") for c in p.get("comparisons") or []
             if c.get("checkpoint") == name and c.get("target") and "/" not in c.get("group", "")]
@@ -97,20 +99,40 @@ def _target_line(results: dict, name: str) -> dict | None:
     c = rows[0]
     flag = c.get("flag") or "none"
     word = {"gain": "improved", "regression": "got worse"}.get(flag, "not significant after Holm correction")
+    minimum = _minimum_problems(results, name)
+    if flag == "none" and c.get("p_value") is None and c.get("p_floor") is not None and c["p_floor"] >= alpha:
+        flag = "too small"  # even the most extreme outcome could not pass alpha (audit.compare.mark_too_small)
+        word = f"nothing could be measured: {c.get('n')} shared problems, minimum {minimum or 'more'}"
     return {"metric": c["metric"], "group": c["group"], "diff": c.get("diff"), "low": c.get("low"),
             "high": c.get("high"), "flag": flag, "reference_value": c.get("reference_value"),
-            "value": c.get("value"),
+            "value": c.get("value"), "n": c.get("n"), "minimum": minimum or "more",
             "text": f"target: {c['metric']} on {c['group']} {_num(c.get('reference_value'))} → "
                     f"{_num(c.get('value'))}, {_signed(c.get('diff'))} [{_signed(c.get('low'))}, "
                     f"{_signed(c.get('high'))}] ({word})"}
 
 
-def _sentence(name: str, ref: str | None, target: dict | None, lines: list[dict], n: int, routes: list[str]) -> str:
+def _headline_of(results: dict, name: str) -> dict:
+    return next((h for h in results.get("headline") or [] if h.get("checkpoint") == name), {})
+
+
+def _minimum_problems(results: dict, name: str) -> int | None:
+    """The fewest problems a test needs at the report's alpha, as the headline records it."""
+    return _headline_of(results, name).get("minimum_problems")
+
+
+def _sentence(name: str, ref: str | None, target: dict | None, lines: list[dict], n: int, routes: list[str],
+              head_row: dict | None = None) -> str:
+    unmeasured = (head_row or {}).get("unmeasured_problems")
+    if unmeasured is not None:
+        return (f"{name} vs {ref}: nothing could be measured: {unmeasured} shared problems, minimum "
+                f"{head_row.get('minimum_problems')}; audit more problems (keep {ref} meanwhile).")
     if target is None:
         head = f"{name}: no target comparison against {ref}"
     else:
         head = {"gain": f"{name} improves {target['metric']} on {target['group']} over {ref}",
-                "regression": f"{name} is worse than {ref} on {target['metric']} ({target['group']})"}.get(
+                "regression": f"{name} is worse than {ref} on {target['metric']} ({target['group']})",
+                "too small": f"{name} vs {ref}: nothing could be measured on {target['metric']} ({target['group']}): "
+                             f"{target['n']} shared problems, minimum {target['minimum']}"}.get(
             target["flag"], f"{name} shows no significant {target['metric']} change on {target['group']} (Holm)")
     if lines:
         concerns = ", ".join(x["concern"] for x in lines)
