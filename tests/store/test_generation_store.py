@@ -16,16 +16,16 @@ class Killed(Exception):
 
 
 class DiesAfter:
-    """A real backend that is 'killed' (raises) on its k-th call, as a SIGKILL mid-run would stop it."""
+    """A real engine that is 'killed' (raises) on its k-th call, as a SIGKILL mid-run would stop it."""
 
-    def __init__(self, backend, k):
-        self.backend, self.k, self.calls, self.name = backend, k, 0, "hf"
+    def __init__(self, engine, k):
+        self.engine, self.k, self.calls, self.name = engine, k, 0, "hf"
 
     def generate(self, *a, **kw):
         self.calls += 1
         if self.calls == self.k:
             raise Killed
-        return self.backend.generate(*a, **kw)
+        return self.engine.generate(*a, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_kill_then_resume_generates_only_missing(tmp_path, ckpt):
     more = SamplingParams(n=6, max_new_tokens=24)
     assert more.key() == params.key()
     assert fill(store, HFEngine(ckpt), ckpt.fingerprint, problems, more) == 24 * 2
-    got = store.get(ckpt.fingerprint, params.key(), [p.id for p in problems], 6)
+    got = store.get(ckpt.fingerprint, params.key(), [p.store_key for p in problems], 6)
     assert all([s.sample_index for s in v] == list(range(6)) for v in got.values())
 
 
@@ -59,7 +59,7 @@ def test_store_roundtrips_token_records(tmp_path, ckpt):
     params = SamplingParams(n=2, max_new_tokens=24)
     store = GenerationStore(tmp_path / "g.sqlite")
     fill(store, HFEngine(ckpt), ckpt.fingerprint, problems, params)
-    got = store.get(ckpt.fingerprint, params.key(), [problems[0].id], 2)[problems[0].id]
+    got = store.get(ckpt.fingerprint, params.key(), [problems[0].store_key], 2)[problems[0].store_key]
     s = got[0]
     assert len(s.token_ids) == len(s.logprobs) == len(s.entropies) > 0
     assert all(lp <= 0 for lp in s.logprobs)
@@ -99,3 +99,18 @@ def test_unreadable_store_is_a_clear_error(tmp_path):
     bad.write_text("this is not sqlite" * 100)
     with pytest.raises(OfftargetError, match="not a readable offtarget store"):
         GenerationStore(bad)
+
+
+def test_two_wordings_of_one_problem_do_not_share_samples(tmp_path, ckpt):
+    """Same ids, different prompts (a suite and its confidence-asking variant): the second wording is
+    sampled, not read back from the first."""
+    from dataclasses import replace
+
+    plain = ArithmeticTask().problems("test", 4, seed=0)
+    reworded = [replace(p, prompt=p.prompt + " ") for p in plain]
+    params = SamplingParams(n=2, max_new_tokens=8)
+    store = GenerationStore(tmp_path / "g.sqlite")
+    assert fill(store, HFEngine(ckpt), ckpt.fingerprint, plain, params) == 8
+    assert fill(store, HFEngine(ckpt), ckpt.fingerprint, reworded, params) == 8
+    assert fill(store, HFEngine(ckpt), ckpt.fingerprint, plain, params) == 0
+    assert plain[0].store_key != reworded[0].store_key and plain[0].id == reworded[0].id

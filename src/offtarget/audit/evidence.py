@@ -123,7 +123,7 @@ def collect(cfg: AuditConfig, task: Task, problems: list[Problem], store: Genera
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-        ids = [p.id for p in problems]
+        ids = [p.store_key for p in problems]
         got = store.get(fp, c_sampled.key(), ids, n_keep)
         samples = [got[i] for i in ids]
         verdicts = [[task.verify(p, s.text) for s in row] for p, row in zip(problems, samples)]

@@ -27,7 +27,7 @@ def plan(
     have = store.have_counts(fingerprint, params.key())
     todo: dict[int, list[Problem]] = defaultdict(list)
     for p in problems:
-        missing = params.n - min(have.get(p.id, 0), params.n)
+        missing = params.n - min(have.get(p.store_key, 0), params.n)
         if missing > 0:
             todo[missing].append(p)
     return dict(todo)
@@ -51,13 +51,13 @@ def fill(
         per_batch = max(1, max_batch_sequences // missing)
         for i in range(0, len(group), per_batch):
             chunk = group[i : i + per_batch]
-            start = {p.id: min(have.get(p.id, 0), params.n) for p in chunk}
+            start = {p.id: min(have.get(p.store_key, 0), params.n) for p in chunk}
             seed_i = batch_seed(seed, fingerprint, chunk[0].id, start[chunk[0].id])
             outs = engine.generate([p.prompt for p in chunk], params, seed=seed_i, n=missing)
             store.put(
                 fingerprint,
                 params.key(),
-                ((p.id, start[p.id] + j, s) for p, samples in zip(chunk, outs) for j, s in enumerate(samples)),
+                ((p.store_key, start[p.id] + j, s) for p, samples in zip(chunk, outs) for j, s in enumerate(samples)),
             )
             generated += missing * len(chunk)
             if on_batch:

@@ -1,5 +1,8 @@
 """The run store: every generation kept once, keyed by (checkpoint, problem, sampling, index).
 
+A problem is filed under :attr:`~offtarget.tasks.problem.Problem.store_key` (its id and a digest
+of its prompt), so two wordings of one problem never share samples.
+
 SQLite in WAL mode: each batch is one transaction, so killing the process loses at most the
 batch in flight, and re-running the same command finds what is stored and generates only
 the rest. Token-level arrays are stored as float32 bytes.

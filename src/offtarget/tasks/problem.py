@@ -11,6 +11,7 @@ preflight all read verdicts, never raw text, so one strict verifier defines "cor
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -34,6 +35,13 @@ class Problem:
     slice: str = "all"
     should_abstain: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def store_key(self) -> str:
+        """The id the generation store files this problem's samples under: the id plus a digest of
+        the prompt, so two wordings of one problem (a suite and its ``?confidence=1`` variant)
+        sharing a ``--store`` never read each other's samples."""
+        return f"{self.id}#{hashlib.sha256(self.prompt.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
