@@ -78,5 +78,7 @@ vllm-env: $(VSTAMP)
 test-vllm: $(VSTAMP)
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VBIN)/pytest -q -p no:cacheprovider tests/engines
 
+# the lab model, then the real SmolLM2-135M-Instruct (after `make model`); results in benchmarks/results-vllm.json
 bench-vllm: $(VSTAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VBIN)/python benchmarks/vllm_engine.py
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(VBIN)/python benchmarks/vllm_engine.py
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(VBIN)/python benchmarks/vllm_engine.py --real

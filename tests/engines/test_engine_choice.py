@@ -11,7 +11,7 @@ from offtarget.audit.config import AuditConfig
 from offtarget.config import load_config
 from offtarget.errors import OfftargetError
 from offtarget.models.engines import engine_for, read_checkpoint_metadata, request_seed, store_key
-from offtarget.models.topk_entropy import entropy_bounds, entropy_estimate, topk_for_vocab
+from offtarget.models.topk_entropy import entropy_bounds, entropy_estimate, entropy_estimates, topk_for_vocab
 
 SFT = "models/lab/sft"
 
@@ -68,3 +68,19 @@ def test_entropy_bounds_hold_on_random_distributions():
         k = int(rng.integers(1, v + 1))
         lo, hi = entropy_bounds(np.sort(logp)[::-1][:k].tolist(), v)
         assert lo - 1e-6 <= exact <= hi + 1e-6
+
+
+def test_entropy_estimates_of_a_batch_equal_the_one_at_a_time_values():
+    rng = np.random.default_rng(1)
+    vocab, k = 50, 8
+    logits = rng.normal(0, rng.uniform(0.1, 8, (300, 1)), (300, vocab))
+    logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    rows = -np.sort(-logp, axis=1)[:, :k]
+    rows[0, 3:] = -np.inf  # a server's -inf for tokens of zero probability
+    rows[1, :] = -np.inf
+    full = -np.sort(-logp[:2], axis=1)  # the whole vocabulary: exact
+    got = entropy_estimates(rows, vocab)
+    assert got.shape == (300,)
+    np.testing.assert_allclose(got, [entropy_estimate(r.tolist(), vocab) for r in rows], rtol=1e-12, atol=1e-12)
+    assert got[1] == 0.0 and got[0] > 0
+    np.testing.assert_allclose(entropy_estimates(full, vocab), -(np.exp(logp[:2]) * logp[:2]).sum(1), rtol=1e-9)

@@ -58,3 +58,23 @@ def entropy_bounds(top_logprobs: Sequence[float], vocab: int) -> tuple[float, fl
 def entropy_estimate(top_logprobs: Sequence[float], vocab: int) -> float:
     """The stored estimate: the lower bound (exact when the top-k cover the distribution)."""
     return entropy_bounds(top_logprobs, vocab)[0]
+
+
+def entropy_estimates(top_logprobs, vocab: int):
+    """:func:`entropy_estimate` of every row of a (positions × k) array at once, as a float64 array.
+
+    An engine gets k log-probs for every generated token; one Python call per token costs about a
+    tenth of vLLM's own sampling time on a small model, this costs a few array passes."""
+    import numpy as np
+
+    lps = np.asarray(top_logprobs, dtype=np.float64)
+    finite = np.isfinite(lps)
+    safe = np.where(finite, lps, 0.0)
+    p = np.where(finite, np.exp(safe), 0.0)
+    h_top = -(p * safe).sum(axis=1)
+    rest = 1.0 - p.sum(axis=1)
+    smallest = np.where(finite, lps, np.inf).min(axis=1)
+    others = vocab - finite.sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        lower = np.where((rest > 0) & (others > 0), h_top + rest * -smallest, h_top)
+    return np.where(finite.any(axis=1), lower, 0.0)

