@@ -76,6 +76,7 @@ RLCR = "RLCR, Damani et al. 2025 (arXiv 2507.16806)"
 ECHO = "Echo Chamber, Zhao et al. 2025 (arXiv 2504.07912)"
 RAZOR = "RL's Razor, Shenfeld et al. 2025 (arXiv 2509.04259)"
 SPARSE = "Mukherjee et al. 2025 (arXiv 2505.11711)"
+TEMP_ZERO = "the note 'Does setting temperature to zero actually make LLM outputs reliable?'; McDonald 1999"
 HARD = ("the note 'Do overly hard RLVR samples actually harm model capabilities?' "
         "(in 'What trade-offs emerge between training objectives and model reliability?')")
 
@@ -190,6 +191,18 @@ CATALOGUE: tuple[Metric, ...] = (
            SHARE, "consistency", "self-consistency, Wang et al. 2023 (arXiv 2203.11171)"),
     Metric("modal_answer_share", "share of samples giving the modal response", "higher", "off_target", SHARE,
            "consistency", "self-consistency, Wang et al. 2023 (arXiv 2203.11171)"),
+    # reliability over repeats
+    Metric("response_agreement", "chance that two different T=1 draws of a problem give the same response "
+           "(unbiased collision probability; malformed matches nothing)", "higher", "off_target", SHARE,
+           "reliability", TEMP_ZERO),
+    Metric("greedy_draw_agreement", "share of T=1 draws whose response equals the greedy (T=0) response", "higher",
+           "off_target", SHARE, "reliability", TEMP_ZERO),
+    Metric("icc_single_draw", "ICC(1) of per-draw correctness, problems as subjects: the share of one draw's "
+           "variance that belongs to the problem, answerable problems", "higher", "off_target",
+           "correlation ≤ 1", "reliability", "Shrout & Fleiss 1979"),
+    Metric("omega_repeats", "McDonald's omega of the k draws as parallel items = ICC(1,k), the reliability of "
+           "the k-draw pass rate, answerable problems", "higher", "off_target", "coefficient ≤ 1",
+           "reliability", "McDonald 1999"),
 )
 """Every metric, grouped by probe."""
 

@@ -179,6 +179,15 @@ RULES: tuple[Prescription, ...] = (
         source="self-consistency, Wang et al. 2023 (arXiv 2203.11171); the note 'Does setting temperature to "
                "zero actually make LLM outputs reliable?'",
     ),
+    Prescription(
+        "reliability", "repeated draws of a problem agree less: one answer says less about what the model does",
+        ("response_agreement", "greedy_draw_agreement", "icc_single_draw", "omega_repeats"),
+        prescription="measure this traffic with several draws per prompt (report the pass rate over repeats, not "
+                     "one T=0 answer), serve it with a majority of n samples, or route it to the reference",
+        command="offtarget audit --samples 32 --probes reliability,consistency",
+        source="McDonald 1999 (omega); the note 'Does setting temperature to zero actually make LLM outputs "
+               "reliable?'",
+    ),
 )
 """Ordered: the first rule whose patterns match a flagged regression supplies its prescription."""
 
