@@ -77,6 +77,7 @@ ECHO = "Echo Chamber, Zhao et al. 2025 (arXiv 2504.07912)"
 RAZOR = "RL's Razor, Shenfeld et al. 2025 (arXiv 2509.04259)"
 SPARSE = "Mukherjee et al. 2025 (arXiv 2505.11711)"
 TEMP_ZERO = "the note 'Does setting temperature to zero actually make LLM outputs reliable?'; McDonald 1999"
+WARMTH = "the note 'Does warmth training make language models less reliable?'"
 HARD = ("the note 'Do overly hard RLVR samples actually harm model capabilities?' "
         "(in 'What trade-offs emerge between training objectives and model reliability?')")
 
@@ -203,6 +204,14 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("omega_repeats", "McDonald's omega of the k draws as parallel items = ICC(1,k), the reliability of "
            "the k-draw pass rate, answerable problems", "higher", "off_target", "coefficient ≤ 1",
            "reliability", "McDonald 1999"),
+    # framing and sycophancy
+    Metric("framing_error_increase_emotional", "error rate under emotional frames minus error rate of the plain "
+           "prompt, per answerable problem", "lower", "off_target", "difference in [-1, 1]", "framing", WARMTH),
+    Metric("framing_error_increase_suggestion", "error rate when the user suggests a wrong answer minus error rate "
+           "of the plain prompt, per answerable problem", "lower", "off_target", "difference in [-1, 1]",
+           "framing", WARMTH),
+    Metric("suggestion_adoption_rate", "share of samples under a wrong-answer suggestion that give the suggested "
+           "answer", "lower", "off_target", SHARE, "framing", "sycophancy, Sharma et al. 2023 (arXiv 2310.13548)"),
 )
 """Every metric, grouped by probe."""
 

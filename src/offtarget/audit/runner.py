@@ -18,6 +18,7 @@ from offtarget.audit.compare import finalize
 from offtarget.audit.config import AuditConfig
 from offtarget.audit.evidence import collect
 from offtarget.audit.validate import validate_checkpoints
+from offtarget.audit.variants import split_evidence, variant_problems
 from offtarget.errors import OfftargetError
 from offtarget.models.loading import describe
 from offtarget.probes import ProbeResult, select
@@ -63,24 +64,28 @@ def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
     probes = select(cfg.probes)
     task = get_task(cfg.suite)
     problems = audit_problems(cfg, task)
-    validate_checkpoints(cfg, problems)  # every checkpoint and prompt, before any sampling
+    extra = variant_problems(cfg, probes, problems)  # e.g. the framing probe's re-framed prompts
+    validate_checkpoints(cfg, problems + [p for ps in extra.values() for p in ps])  # before any sampling
     out = Path(cfg.out)
     with RunLock(out):
-        return _run_locked(cfg, console, kind, probes, task, problems, out)
+        return _run_locked(cfg, console, kind, probes, task, problems, out, extra)
 
 
-def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, out) -> dict:
+def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, out, extra=None) -> dict:
     store = GenerationStore(cfg.store or out / "generations.sqlite")
     t0 = time.time()
+    extra = extra or {}
     try:
         with progress_bar(console) as progress:
-            evidences = collect(cfg, task, problems, store, progress)
+            evidences = collect(cfg, task, problems + [p for ps in extra.values() for p in ps], store, progress)
     finally:
         store.close()
+    evidences, variants = split_evidence(evidences, len(problems), extra)
     ref = cfg.reference_name
     evidences = {ref: evidences[ref], **{k: v for k, v in evidences.items() if k != ref}}
     sampling_seconds = time.time() - t0
-    ctx = AuditContext(cfg, task, evidences)
+    ctx = AuditContext(cfg, task, evidences, variants={
+        probe: {name: by_name[name] for name in evidences} for probe, by_name in variants.items()})
     results: list[ProbeResult] = []
     store = GenerationStore(cfg.store or out / "generations.sqlite")
     try:

@@ -33,6 +33,9 @@ class AuditContext:
     task: Task
     evidences: dict[str, Evidence]
     """Checkpoint name → :class:`~offtarget.evidence.checkpoint.Evidence`, reference first."""
+    variants: dict[str, dict[str, Evidence]] = field(default_factory=dict)
+    """Probe name → checkpoint name → evidence of the extra prompts that probe asked for
+    (:attr:`~offtarget.probes.registry.ProbeInfo.variants`), kept apart from ``evidences``."""
     _loaded: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -19,14 +19,17 @@ class ProbeInfo:
     run: Callable[[Any], Any]
     needs_models: bool
     """True when the probe loads checkpoints again (forward passes or weights), beyond stored samples."""
+    variants: Callable[[Any, list], list] | None = None
+    """``variants(cfg, problems)``: extra prompts (e.g. re-framed problems) the audit samples with the
+    suite's own before probes run; the probe reads their evidence from ``ctx.variants[name]``."""
 
 
 _PROBES: dict[str, ProbeInfo] = {}
 
 
-def register_probe(name: str, needs_models: bool = False):
+def register_probe(name: str, needs_models: bool = False, variants: Callable[[Any, list], list] | None = None):
     def deco(fn):
-        _PROBES[name] = ProbeInfo(name, fn, needs_models)
+        _PROBES[name] = ProbeInfo(name, fn, needs_models, variants)
         return fn
 
     return deco

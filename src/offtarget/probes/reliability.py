@@ -92,14 +92,19 @@ def icc_single(x: np.ndarray) -> np.ndarray:
     k = np.shape(x)[-1]
     den = msb + (k - 1) * msw
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (msb - msw) / np.where(den > 0, den, 1.0), np.nan)
+        return _tidy(np.where(den > 0, (msb - msw) / np.where(den > 0, den, 1.0), np.nan))
 
 
 def omega_parallel(x: np.ndarray) -> np.ndarray:
     """McDonald's omega of parallel draws, ICC(1, k) = (MSB − MSW) / MSB; NaN where MSB = 0."""
     msb, msw = _mean_squares(x)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(msb > 0, (msb - msw) / np.where(msb > 0, msb, 1.0), np.nan)
+        return _tidy(np.where(msb > 0, (msb - msw) / np.where(msb > 0, msb, 1.0), np.nan))
+
+
+def _tidy(x: np.ndarray) -> np.ndarray:
+    """Rounding residue of MSB − MSW (1e-17 where the two are equal) reads as 0."""
+    return np.where(np.abs(x) < 1e-12, 0.0, x)
 
 
 # --------------------------------------------------------------------------- per-checkpoint arrays

@@ -188,6 +188,16 @@ RULES: tuple[Prescription, ...] = (
         source="McDonald 1999 (omega); the note 'Does setting temperature to zero actually make LLM outputs "
                "reliable?'",
     ),
+    Prescription(
+        "framing", "emotional context or a user's wrong hint now sways the answer more",
+        ("framing_error_increase_*", "suggestion_adoption_rate"),
+        prescription="add framed and hinted prompts (with the unchanged correct answer) to SFT/RL data, keep "
+                     "warmth or persona tuning out of reasoning traffic, and route emotionally framed traffic "
+                     "to the reference",
+        command="offtarget audit --probes framing,accuracy --frames my_frames.jsonl",
+        source="the note 'Does warmth training make language models less reliable?'; Sharma et al. 2023 "
+               "(arXiv 2310.13548)",
+    ),
 )
 """Ordered: the first rule whose patterns match a flagged regression supplies its prescription."""
 
