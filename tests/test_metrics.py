@@ -4,13 +4,12 @@ and every metric the report's prescriptions name."""
 import importlib
 import pkgutil
 import re
-from pathlib import Path
 
 import pytest
 
 import offtarget.probes as probes_pkg
 from offtarget import metrics
-from offtarget.metrics import CATALOGUE, DIRECTIONS, ROLES, find, get
+from offtarget.metrics import DIRECTIONS, ROLES, catalogue, find, get
 
 
 def _probe_modules():
@@ -33,20 +32,10 @@ def _declared_specs():
     return out
 
 
-def _literal_names():
-    """Metric names written as literals in probe sources (specs built inside run(), rows built by hand)."""
-    names = set()
-    for mod in _probe_modules():
-        src = Path(mod.__file__).read_text()
-        names |= set(re.findall(r'MetricSpec\(\s*"([^"{]+)"', src))
-        names |= set(re.findall(r'MetricRow\(\s*"\w+",\s*"([^"{]+)"', src))
-        names |= set(getattr(mod, "METRICS", {}))
-    return names
-
-
 def test_entries_are_well_formed():
-    assert len({m.name for m in CATALOGUE}) == len(CATALOGUE)
-    for m in CATALOGUE:
+    every = catalogue()  # the families and the metrics probes define next to themselves
+    assert len({m.name for m in every}) == len(every)
+    for m in every:
         assert m.direction in DIRECTIONS and m.role in ROLES, m
         assert (m.direction == "descriptive") == (m.role == "descriptive"), m
         assert m.meaning and m.unit and m.probe and m.source, m
@@ -62,12 +51,6 @@ def test_every_probe_spec_is_in_the_catalogue_with_its_direction_and_role():
             assert m.role == "target" or s.name == "pass@1", s.name
 
 
-def test_literal_metric_names_in_probe_sources_are_in_the_catalogue():
-    names = _literal_names()
-    assert {"kl_per_token", "kl_sequence", "ood_gap", "update_sparsity_bf16"} <= names
-    assert sorted(n for n in names if find(n) is None) == []
-
-
 def test_families_and_unknown_names():
     assert get("pass@16").name == "pass@k" and get("format_share_reversed").probe == "formats"
     assert find("abstention_rate").direction == "descriptive"
@@ -75,13 +58,32 @@ def test_families_and_unknown_names():
         get("acc,none")
 
 
-def test_serving_vetoes_match_the_audit_routing_rule():
-    from offtarget.audit.compare import VETO_PREFIXES
+def test_routing_vetoes_follow_the_roles():
+    from offtarget.audit.compare import _vetoes
+    from offtarget.probes.base import ComparisonRow
 
-    vetoes = {m.name for m in CATALOGUE if m.vetoes_serving}
-    assert {n for n in vetoes if n.startswith(VETO_PREFIXES)} == vetoes
-    for prefix in VETO_PREFIXES:
-        assert any(n.startswith(prefix.rstrip("@")) for n in vetoes), prefix
+    def regression(metric):
+        return ComparisonRow("p", metric, "test", "rl", "base", 0.5, 0.4, -0.1, -0.2, -0.05, 0.001, 20, "perm",
+                             True, False, flag="regression")
+
+    assert _vetoes(regression("accuracy")) and _vetoes(regression("pass@8")) and _vetoes(regression("ece_verbalized"))
+    assert not _vetoes(regression("mean_token_entropy")) and not _vetoes(regression("ece_likelihood"))
+    assert not _vetoes(regression("not_a_metric"))
+
+
+def test_each_metric_computes_its_definition():
+    import numpy as np
+
+    abstained = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    should = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    assert get("abstention_recall").value(abstained[:2]) == 0.75  # the mean: 3 of 4
+    # TP 3, FP 0, FN 1: precision 1, F1 = 6 / 7
+    assert get("abstention_precision").value(abstained, should) == 1.0
+    assert get("abstention_f1").value(abstained, should) == pytest.approx(6 / 7)
+    counts = np.array([[3.0, 1.0], [0.0, 0.0]])  # one problem: 3 direct, 1 reversed
+    assert get("dominant_format_share").value(counts) == 0.75
+    assert get("format_entropy").value(counts) == pytest.approx(-(0.75 * np.log(0.75) + 0.25 * np.log(0.25)))
+    assert get("format_entropy").value(np.zeros((2, 2))) is None  # no answers: undefined, not 0
 
 
 def test_every_prescription_pattern_names_catalogue_metrics():
@@ -91,7 +93,7 @@ def test_every_prescription_pattern_names_catalogue_metrics():
         for pattern in rule.metrics:
             if pattern == "*":
                 continue
-            hits = [m for m in CATALOGUE if re.fullmatch(pattern.replace("*", ".*"), m.name)
+            hits = [m for m in catalogue() if re.fullmatch(pattern.replace("*", ".*"), m.name)
                     or (m.pattern and m.matches(pattern.rstrip("*") + "1"))]
             assert hits, f"prescription {rule.key}: {pattern!r} matches no catalogue metric"
 
@@ -99,8 +101,8 @@ def test_every_prescription_pattern_names_catalogue_metrics():
 def test_every_flaggable_metric_has_a_prescription():
     from offtarget.report.prescriptions import prescribe
 
-    for m in CATALOGUE:
-        if m.direction == "descriptive":
+    for m in catalogue():
+        if m.direction == "descriptive" or m.probe == "sft_defects":  # preflight states its own remedy per defect
             continue
         name = m.name.replace("<format>", "direct").replace("@k", "@8")
         assert prescribe(name, "ood" if m.role == "target" else "test", target=False).key != "other", m.name

@@ -17,8 +17,8 @@ from offtarget.preflight.sft_defects import (
     measure,
     model_error_share,
     rank_key,
-    ratio_of_sums,
 )
+from offtarget.metrics.definition import ratio_of_sums
 from offtarget.stats import Estimate
 from offtarget.store.generations import StoredSample
 from offtarget.tasks import ArithmeticTask

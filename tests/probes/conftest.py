@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from offtarget.audit.config import AuditConfig
 from offtarget.audit.evidence import Evidence
 from offtarget.models.char_tokenizer import build_char_tokenizer
 from offtarget.probes.context import AuditContext
+from offtarget.probes.settings import ProbeSettings
 from offtarget.store import StoredSample
 from offtarget.tasks import ArithmeticTask, Problem
 
@@ -62,8 +62,8 @@ def evidence(name: str, problems: list[Problem], texts: list[list[str]], greedy:
 def context(*evidences: Evidence, bootstrap: int = 200, **cfg) -> AuditContext:
     """An audit context whose reference is the first evidence."""
     models = {ev.name: ev.path for ev in evidences}
-    return AuditContext(cfg=AuditConfig(models=models, bootstrap=bootstrap, **cfg), task=TASK,
-                        evidences={ev.name: ev for ev in evidences})
+    return AuditContext(ProbeSettings(bootstrap=bootstrap, **cfg), TASK, {ev.name: ev for ev in evidences},
+                        models=models)
 
 
 def row(result, metric: str, group: str, checkpoint: str):

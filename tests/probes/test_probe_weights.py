@@ -12,6 +12,8 @@ from transformers import LlamaForCausalLM
 
 from offtarget.errors import OfftargetError
 from offtarget.models.tiny import TinyModelConfig, new_tiny_model
+from offtarget.probes.context import AuditContext
+from offtarget.probes.settings import ProbeSettings
 from offtarget.probes.weights import (
     WeightsConfig,
     compare_checkpoints,
@@ -139,8 +141,7 @@ def test_different_architectures_are_a_one_line_error(pair, tmp_path, shape, mat
 
 
 def test_probe_result_rows_and_plot(pair):
-    ctx = SimpleNamespace(reference="base", others=["tuned"],
-                          cfg=SimpleNamespace(models={"base": pair.base, "tuned": pair.tuned}, device="cpu"))
+    ctx = AuditContext(ProbeSettings(device="cpu"), None, {}, "base", {"base": pair.base, "tuned": pair.tuned})
     r = run(ctx, WeightsConfig(svd_max_elements=64 * 64, svd_sample_large=1))
     rows = {(m.metric, m.checkpoint): m for m in r.metrics}
     changed = 10 + 64 * 64

@@ -13,6 +13,7 @@ at the family's Holm level (:func:`offtarget.stats.minimum_detectable_effect`).
 
 from __future__ import annotations
 
+from offtarget.metrics import vetoes_serving
 from offtarget.probes.base import ComparisonRow, ProbeResult
 from offtarget.stats import flag, holm, minimum_detectable_effect, testable
 
@@ -85,15 +86,12 @@ def _sentence(name: str, reference: str, gains: list[ComparisonRow], losses: lis
 
 
 ROUTING_METRIC = {"answerable": "accuracy", "unanswerable": "abstention_recall"}
-VETO_PREFIXES = ("accuracy", "greedy_accuracy", "pass@", "abstention_recall", "abstention_f1", "over_answer_rate",
-                 "over_refusal_rate", "ece_verbalized", "brier_verbalized", "malformed_share", "truncation_rate")
-"""Regressions that block routing a group's traffic: what the user of that traffic would see
-(wrong, unhedged, unusable or miscalibrated answers). Entropy or diversity loss is reported but
-does not by itself make a checkpoint worse to serve."""
-
-
 def _vetoes(c: ComparisonRow) -> bool:
-    return c.flag == "regression" and c.metric.startswith(VETO_PREFIXES)
+    """A regression that blocks routing a group's traffic: one on a metric whose catalogue role is
+    ``target`` or ``serving_veto`` (:mod:`offtarget.metrics`), what the user of that traffic would
+    see (wrong, unhedged, unusable or miscalibrated answers). Entropy or diversity loss is reported
+    but does not by itself make a checkpoint worse to serve."""
+    return c.flag == "regression" and vetoes_serving(c.metric)
 
 
 def routing(results: list[ProbeResult], checkpoints: list[str], reference: str) -> list[dict]:
@@ -101,7 +99,7 @@ def routing(results: list[ProbeResult], checkpoints: list[str], reference: str) 
 
     Rule: route to the checkpoint with the largest significant gain over the reference on
     the group's deciding metric (accuracy; abstention recall for unanswerable slices) that
-    has no significant regression on a serving metric of that group (:data:`VETO_PREFIXES`);
+    has no significant regression on a serving metric of that group (:func:`_vetoes`);
     otherwise keep the reference, which is the safe default when the evidence is not there.
     """
     comps = [c for r in results for c in r.comparisons]

@@ -84,8 +84,8 @@ def _run_locked(cfg: AuditConfig, console, kind: str, probes, task, problems, ou
     ref = cfg.reference_name
     evidences = {ref: evidences[ref], **{k: v for k, v in evidences.items() if k != ref}}
     sampling_seconds = time.time() - t0
-    ctx = AuditContext(cfg, task, evidences, variants={
-        probe: {name: by_name[name] for name in evidences} for probe, by_name in variants.items()})
+    ctx = AuditContext.from_config(cfg, task, evidences)
+    ctx.variants = {probe: {name: by_name[name] for name in evidences} for probe, by_name in variants.items()}
     results: list[ProbeResult] = []
     store = GenerationStore(cfg.store or out / "generations.sqlite")
     try:

@@ -66,7 +66,7 @@ def null_audit(cfg, task, ev, probes, seed: int = 0) -> dict:
     a, b = split_half(ev, seed)
     sub_cfg = dataclasses.replace(cfg, models={a.name: cfg.models.get(ev.name, ev.path),
                                                b.name: cfg.models.get(ev.name, ev.path)}, reference=a.name)
-    ctx = AuditContext(sub_cfg, task, {a.name: a, b.name: b})
+    ctx = AuditContext.from_config(sub_cfg, task, {a.name: a, b.name: b})
     results: list[ProbeResult] = []
     skipped = []
     for info in probes:

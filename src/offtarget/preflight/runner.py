@@ -37,6 +37,7 @@ from offtarget.preflight import sft_defects as defects_mod
 from offtarget.preflight.config import PreflightConfig
 from offtarget.probes import ProbeResult, select
 from offtarget.probes.context import AuditContext
+from offtarget.probes.settings import ProbeSettings
 from offtarget.report.results import write_results
 from offtarget.store import GenerationStore
 from offtarget.tasks import get_task
@@ -206,7 +207,7 @@ def run_defects(cfg: PreflightConfig, task, store, progress, name: str, ref: str
     result = defects_mod.measure(evidences, next(iter(models)), tuple(task.formats), cfg.bootstrap, cfg.seed)
     others: list[ProbeResult] = []
     if cfg.probes:
-        ctx = AuditContext(acfg, task, evidences)
+        ctx = AuditContext(ProbeSettings.of(cfg), task, evidences, next(iter(models)), models)
         for info in select(cfg.probes):
             try:
                 r = info.run(ctx)

@@ -42,9 +42,8 @@ prompts, so it reinforces what happens there directly; ``ood*`` splits only drif
 then by the low end of the 95% interval of the harm, in probability units (accuracy lost,
 over-answer rate, excess confidence, …): the largest harm we are confident of first.
 
-    >>> import numpy as np        # statistics are vectorised over bootstrap resamples (axis 0)
-    >>> ratio_of_sums(np.array([[[1, 0], [1, 1]]]), np.array([[[1, 1], [1, 1]]]))
-    array([0.75])
+    >>> [s.name for s in specs(("direct",))][:3]   # definitions: offtarget.metrics.defects
+    ['accuracy', 'accuracy_in_direct', 'over_answer_rate']
     >>> DefectThresholds().hallucination
     0.1
 
@@ -61,7 +60,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from offtarget.preflight.sft_data import DataAudit, error_signature
-from offtarget.probes.base import ComparisonRow, MetricRow, MetricSpec, ProbeResult, evaluate
+from offtarget.probes.base import ComparisonRow, MetricRow, MetricSpec, ProbeResult, evaluate, spec_of
 
 PROBE = "sft_defects"
 
@@ -86,14 +85,6 @@ class DefectThresholds:
 # Metrics
 
 
-def ratio_of_sums(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """Σ num / Σ den per resample (vectorised: leading axis = resamples); NaN where Σ den = 0."""
-    n = num.reshape(num.shape[0], -1).sum(1)
-    d = den.reshape(den.shape[0], -1).sum(1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(d > 0, n / np.where(d > 0, d, 1), np.nan)
-
-
 def _answered(ev) -> np.ndarray:
     return np.array([[v.answer is not None and not v.abstained for v in row] for row in ev.verdicts], dtype=float)
 
@@ -115,31 +106,25 @@ def _in_format(ev, fmt: str) -> tuple[np.ndarray, np.ndarray]:
     return ev.correct * used, used
 
 
+def _stated(ev) -> tuple[np.ndarray, np.ndarray]:
+    """(stated confidence where a sample answers with one, NaN elsewhere; correctness)."""
+    return np.where(_confident(ev) > 0, ev.confidence, np.nan), ev.correct
+
+
 def specs(formats: tuple[str, ...]) -> list[MetricSpec]:
-    """The defect metrics (see the module docstring)."""
-    out = [MetricSpec("accuracy", "mean correctness over samples", True, target=True,
-                      extract=lambda ev: (ev.correct,))]
-    for f in formats:
-        out.append(MetricSpec(f"accuracy_in_{f}", f"correct / answers written in format {f!r}", True,
-                              extract=lambda ev, f=f: _in_format(ev, f), statistic=ratio_of_sums, vectorized=True))
+    """The defect metrics (see the module docstring; definitions in :mod:`offtarget.metrics.defects`)."""
+    out = [spec_of("accuracy", lambda ev: (ev.correct,))]
+    out += [spec_of(f"accuracy_in_{f}", lambda ev, f=f: _in_format(ev, f),
+                    description=f"correct / answers written in format {f!r}") for f in formats]
     conf = np.nan_to_num
     out += [
-        MetricSpec("over_answer_rate", "samples of unanswerable items that state an answer", False,
-                   rows="unanswerable", extract=lambda ev: (_answered(ev),)),
-        MetricSpec("overconfidence", "stated confidence − correctness per sample (0 without a confidence)",
-                   False, rows="all", statistic=ratio_of_sums, vectorized=True,
-                   extract=lambda ev: ((conf(ev.confidence) - ev.correct) * _confident(ev),
-                                       np.ones_like(ev.correct))),
-        MetricSpec("confident_answer_share", "samples that answer and state a confidence", None, rows="all",
-                   extract=lambda ev: (_confident(ev),)),
-        MetricSpec("mean_confidence", "mean stated confidence of answered samples", None, rows="all",
-                   statistic=ratio_of_sums, vectorized=True,
-                   extract=lambda ev: (conf(ev.confidence) * _confident(ev), _confident(ev))),
-        MetricSpec("accuracy_when_confident", "accuracy of the answered samples that state a confidence", None,
-                   rows="all", statistic=ratio_of_sums, vectorized=True,
-                   extract=lambda ev: (ev.correct * _confident(ev), _confident(ev))),
-        MetricSpec("steps_skipped_rate", "right step-format answers whose steps are missing or wrong", False,
-                   statistic=ratio_of_sums, vectorized=True, extract=_steps),
+        spec_of("over_answer_rate", lambda ev: (_answered(ev),), rows="unanswerable"),
+        spec_of("overconfidence", lambda ev: ((conf(ev.confidence) - ev.correct) * _confident(ev),
+                                              np.ones_like(ev.correct)), rows="all"),
+        spec_of("confident_answer_share", lambda ev: (_confident(ev),), rows="all"),
+        spec_of("mean_confidence", _stated, rows="all"),
+        spec_of("accuracy_when_confident", lambda ev: (ev.correct * _confident(ev), _confident(ev)), rows="all"),
+        spec_of("steps_skipped_rate", _steps),
     ]
     return out
 

@@ -29,34 +29,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from offtarget.probes.base import MetricSpec, ProbeResult, evaluate, groups
+from offtarget.metrics.abstention import f1, precision
+from offtarget.probes.base import ProbeResult, evaluate, groups, spec_of
 from offtarget.probes.registry import register_probe
 
 BOTH_CLASSES = ("abstention_precision", "abstention_f1")
-
-
-def _flat_sum(a: np.ndarray) -> np.ndarray:
-    return a.reshape(a.shape[0], -1).sum(1)
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-
-def precision(abstained, should) -> np.ndarray:
-    return _ratio(_flat_sum(abstained * should), _flat_sum(abstained))
-
-
-def f1(abstained, should) -> np.ndarray:
-    tp = _flat_sum(abstained * should)
-    fp = _flat_sum(abstained * (1 - should))
-    fn = _flat_sum((1 - abstained) * should)
-    return _ratio(2 * tp, 2 * tp + fp + fn)
-
-
-def ratio_of_sums(num, den) -> np.ndarray:
-    return _ratio(_flat_sum(num), _flat_sum(den))
+__all__ = ["f1", "precision", "run"]
 
 
 def _should(ev) -> np.ndarray:
@@ -73,21 +51,13 @@ def _answered(ev) -> np.ndarray:
 
 
 SPECS = [
-    MetricSpec("abstention_precision", "abstentions that were on unanswerable problems", True, rows="all",
-               extract=lambda ev: (ev.abstained, _should(ev)), statistic=precision, vectorized=True),
-    MetricSpec("abstention_recall", "samples of unanswerable problems that abstain", True, rows="unanswerable",
-               extract=lambda ev: (ev.abstained,)),
-    MetricSpec("abstention_f1", "F1 of abstention with should-abstain as the label", True, rows="all",
-               extract=lambda ev: (ev.abstained, _should(ev)), statistic=f1, vectorized=True),
-    MetricSpec("over_answer_rate", "samples of unanswerable problems that state an answer", False,
-               rows="unanswerable", extract=lambda ev: (_answered(ev),)),
-    MetricSpec("over_refusal_rate", "samples of answerable problems that abstain", False, rows="answerable",
-               extract=lambda ev: (ev.abstained,)),
-    MetricSpec("accuracy_given_attempted", "correct among non-abstained samples (SimpleQA)", True,
-               rows="answerable", extract=lambda ev: (ev.correct, 1.0 - ev.abstained),
-               statistic=ratio_of_sums, vectorized=True),
-    MetricSpec("abstention_rate", "share of all samples that abstain", None, rows="all",
-               extract=lambda ev: (ev.abstained,)),
+    spec_of("abstention_precision", lambda ev: (ev.abstained, _should(ev)), rows="all"),
+    spec_of("abstention_recall", lambda ev: (ev.abstained,), rows="unanswerable"),
+    spec_of("abstention_f1", lambda ev: (ev.abstained, _should(ev)), rows="all"),
+    spec_of("over_answer_rate", lambda ev: (_answered(ev),), rows="unanswerable"),
+    spec_of("over_refusal_rate", lambda ev: (ev.abstained,), rows="answerable"),
+    spec_of("accuracy_given_attempted", lambda ev: (ev.correct, 1.0 - ev.abstained), rows="answerable"),
+    spec_of("abstention_rate", lambda ev: (ev.abstained,), rows="all"),
 ]
 
 
@@ -95,7 +65,7 @@ SPECS = [
 def run(ctx) -> ProbeResult:
     problems = ctx.evidences[ctx.reference].problems
     metrics, comparisons = evaluate("abstention", SPECS, ctx.evidences, ctx.reference,
-                                    ctx.cfg.bootstrap, ctx.cfg.seed)
+                                    ctx.settings.bootstrap, ctx.settings.seed)
     should = np.array([p.should_abstain for p in problems])
     one_class = {g for g, idx in groups(problems).items() if should[idx].all() or not should[idx].any()}
     metrics = [m for m in metrics if not (m.metric in BOTH_CLASSES and m.group in one_class)]

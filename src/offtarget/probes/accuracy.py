@@ -9,20 +9,18 @@ McNemar's exact test because it is one binary outcome per problem.
 
 from __future__ import annotations
 
-from offtarget.probes.base import MetricSpec, ProbeResult, evaluate
+from offtarget.probes.base import ProbeResult, evaluate, spec_of
 from offtarget.probes.registry import register_probe
 
 SPECS = [
-    MetricSpec("accuracy", "mean correctness over T=1 samples (pass@1)", True, target=True,
-               extract=lambda ev: (ev.correct,)),
-    MetricSpec("greedy_accuracy", "correctness of the greedy (T=0) answer", True, target=True,
-               extract=lambda ev: (ev.greedy_correct,), binary_greedy=True),
+    spec_of("accuracy", lambda ev: (ev.correct,)),
+    spec_of("greedy_accuracy", lambda ev: (ev.greedy_correct,), binary_greedy=True),
 ]
 
 
 @register_probe("accuracy")
 def run(ctx) -> ProbeResult:
     specs = SPECS if all(ev.greedy_verdicts is not None for ev in ctx.evidences.values()) else SPECS[:1]
-    metrics, comparisons = evaluate("accuracy", specs, ctx.evidences, ctx.reference, ctx.cfg.bootstrap, ctx.cfg.seed)
+    metrics, comparisons = evaluate("accuracy", specs, ctx.evidences, ctx.reference, ctx.settings.bootstrap, ctx.settings.seed)
     return ProbeResult("accuracy", "target metric: correctness per split and slice",
                        "mean correctness; McNemar (1947) for greedy", metrics, comparisons)

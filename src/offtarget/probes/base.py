@@ -18,8 +18,7 @@ the paired bootstrap's. Greedy correctness keeps McNemar's exact test. Token-lev
 Groups: each split (``test`` is in distribution, ``ood`` is shifted) and each ``split/slice``.
 A metric only sees the rows it applies to (``answerable``, ``unanswerable`` or ``all``).
 
-    >>> spec = MetricSpec("accuracy", "mean correctness over samples", True, target=True,
-    ...                   extract=lambda ev: (ev.correct,))
+    >>> spec = spec_of("accuracy", lambda ev: (ev.correct,))   # direction, role, computation: offtarget.metrics
     >>> rows, comparisons = evaluate("accuracy", [spec], evidences, "base", n_resamples=1000)
 """
 
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
+from offtarget import metrics as catalogue
 from offtarget.stats import bootstrap, mcnemar, paired_bootstrap, permutation_test
 from offtarget.stats.bootstrap import batched_mean, bootstrap_replicates
 
@@ -70,6 +70,19 @@ class MetricSpec:
     token_level: bool = False
     """Computed on token ids or per-token quantities: compared only between checkpoints that
     share a tokenizer (a different vocabulary makes the numbers incommensurable)."""
+
+
+def spec_of(name: str, extract: Callable[[Any], tuple[np.ndarray, ...]], *, description: str | None = None,
+            target: bool | None = None, statistic: Callable[..., Any] | None = None, **options: Any) -> MetricSpec:
+    """The :class:`MetricSpec` of the catalogue metric ``name``: its direction, its role (``target``)
+    and its computation come from :mod:`offtarget.metrics`; ``extract`` says where its arrays come
+    from. ``statistic`` replaces the computation by an equal, faster form of it (calibration's
+    per-bin sums); ``options`` are the other :class:`MetricSpec` fields (``rows``, ``unit``, ...)."""
+    m = catalogue.get(name)
+    stat = statistic or m.compute
+    return MetricSpec(name, description or m.meaning, m.higher_is_better,
+                      target=m.role == "target" if target is None else target, extract=extract,
+                      statistic=stat, vectorized=stat is not None, **options)
 
 
 @dataclass

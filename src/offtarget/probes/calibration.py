@@ -50,93 +50,32 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.stats import rankdata
 
-from offtarget.probes.base import MetricSpec, ProbeResult, drop_undefined, evaluate, groups
+from offtarget.metrics.calibration import BINNED as _BINNED
+from offtarget.metrics.calibration import (
+    KINDS,
+    auroc,
+    brier,
+    coverage,
+    ece,
+    mean_confidence,
+    murphy_reliability,
+    murphy_resolution,
+    overconfidence,
+)
+from offtarget.metrics.calibration import bin_ids as _bin_ids
+from offtarget.metrics.calibration import pool as _pool
+from offtarget.metrics.definition import ratio as _ratio
+from offtarget.probes.base import MetricSpec, ProbeResult, drop_undefined, evaluate, groups, spec_of
 from offtarget.probes.registry import register_probe
 from offtarget.stats import reliability_diagram
-from offtarget.stats.calibration import quantile_bin_ids
 
-KINDS = ("verbalized", "likelihood")
+__all__ = ["KINDS", "BinSums", "auroc", "brier", "coverage", "ece", "likelihood_confidence", "mean_confidence",
+           "murphy_reliability", "murphy_resolution", "overconfidence", "run", "specs"]
 
 
 # ---------------------------------------------------------------------------------------------
-# Vectorized statistics: arrays (resamples, problems, samples), NaN confidence = not counted
-
-
-def _pool(q: np.ndarray, y: np.ndarray):
-    q = q.reshape(q.shape[0], -1)
-    y = y.reshape(y.shape[0], -1)
-    valid = np.isfinite(q)
-    return np.where(valid, q, 0.0), np.where(valid, y, 0.0), valid, valid.sum(1)
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-
-def _bin_ids(q0: np.ndarray, valid: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
-    """Bin of every sample, as in :mod:`offtarget.stats.calibration` (uniform or quantile)."""
-    if strategy == "uniform":
-        return np.clip(np.floor(q0 * n_bins + 1e-9), 0, n_bins - 1).astype(np.int64)
-    return quantile_bin_ids(q0, valid, n_bins)  # tied confidences share a bin
-
-
-def _bins(q, y, n_bins: int, strategy: str):
-    """Per resample and bin: count, confidence sum, correct sum; plus N and overall accuracy."""
-    q0, y0, valid, n = _pool(q, y)
-    ids = _bin_ids(q0, valid, n_bins, strategy) + n_bins * np.arange(q0.shape[0])[:, None]
-    size = q0.shape[0] * n_bins
-    w = valid.astype(float)
-    count = np.bincount(ids.ravel(), w.ravel(), size).reshape(-1, n_bins)
-    conf = np.bincount(ids.ravel(), (q0 * w).ravel(), size).reshape(-1, n_bins)
-    acc = np.bincount(ids.ravel(), (y0 * w).ravel(), size).reshape(-1, n_bins)
-    return count, conf, acc, n, _ratio(y0.sum(1), n)
-
-
-def ece(q, y, n_bins: int = 10, strategy: str = "uniform") -> np.ndarray:
-    _, conf, acc, n, _ = _bins(q, y, n_bins, strategy)
-    return _ratio(np.abs(acc - conf).sum(1), n)
-
-
-def murphy_reliability(q, y, n_bins: int = 10, strategy: str = "uniform") -> np.ndarray:
-    count, conf, acc, n, _ = _bins(q, y, n_bins, strategy)
-    gap = _ratio((conf - acc) ** 2, count)
-    return _ratio(np.where(count > 0, gap, 0.0).sum(1), n)
-
-
-def murphy_resolution(q, y, n_bins: int = 10, strategy: str = "uniform") -> np.ndarray:
-    count, _, acc, n, obar = _bins(q, y, n_bins, strategy)
-    spread = count * (_ratio(acc, count) - obar[:, None]) ** 2
-    return _ratio(np.where(count > 0, spread, 0.0).sum(1), n)
-
-
-def brier(q, y) -> np.ndarray:
-    q0, y0, valid, n = _pool(q, y)
-    return _ratio((valid * (q0 - y0) ** 2).sum(1), n)
-
-
-def mean_confidence(q, y) -> np.ndarray:
-    q0, _, _, n = _pool(q, y)
-    return _ratio(q0.sum(1), n)
-
-
-def overconfidence(q, y) -> np.ndarray:
-    q0, y0, _, n = _pool(q, y)
-    return _ratio(q0.sum(1) - y0.sum(1), n)
-
-
-def auroc(q, y) -> np.ndarray:
-    """Mann-Whitney AUROC per resample; missing confidences are ranked below every real one,
-    so subtracting their count gives the ranks among the counted samples."""
-    q0, y0, valid, n = _pool(q, y)
-    pos = valid & (y0 == 1)
-    n_pos = pos.sum(1)
-    n_neg = n - n_pos
-    ranks = rankdata(np.where(valid, q0, -1.0), axis=1)
-    u = np.where(pos, ranks, 0.0).sum(1) - n_pos * (~valid).sum(1) - n_pos * (n_pos + 1) / 2
-    return _ratio(u, n_pos * n_neg)
+# Per-bin sums: the calibration statistics of offtarget.metrics.calibration in summed form
 
 
 class BinSums:
@@ -180,15 +119,6 @@ class BinSums:
         if self.name == "mean_confidence":
             return _ratio(qs, n)
         return _ratio(qs - ys, n)  # overconfidence
-
-
-_BINNED = ("ece", "reliability", "resolution")
-
-
-def coverage(q, eligible) -> np.ndarray:
-    q = q.reshape(q.shape[0], -1)
-    e = eligible.reshape(eligible.shape[0], -1)
-    return _ratio((np.isfinite(q) & (e > 0)).sum(1), e.sum(1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,6 +194,8 @@ def _confidence(ev, kind: str) -> np.ndarray:
 
 
 def specs(kind: str, n_bins: int = 10, strategy: str = "uniform") -> list[MetricSpec]:
+    """The calibration metrics of one confidence ``kind``; directions and computations are the
+    catalogue's (:mod:`offtarget.metrics.calibration`), in per-bin-sum form where the bins are fixed."""
     binning = f"{n_bins} {'equal-width' if strategy == 'uniform' else 'equal-mass'} bins"
 
     def qy(ev):
@@ -272,9 +204,9 @@ def specs(kind: str, n_bins: int = 10, strategy: str = "uniform") -> list[Metric
     def binned(fn):
         return lambda q, y: fn(q, y, n_bins, strategy)
 
-    def spec(name, desc, hib, stat, extract=qy):
-        return MetricSpec(f"{name}_{kind}", f"{desc} ({kind} confidence)", hib, rows="all",
-                          extract=extract, statistic=stat, vectorized=True)
+    def spec(name, desc, stat, extract=qy):
+        return spec_of(f"{name}_{kind}", extract, description=f"{desc} ({kind} confidence)", statistic=stat,
+                       rows="all")
 
     def summed(name, fn):  # equal-mass bins depend on the pooled ranks: no per-sample sums
         if strategy != "uniform" and name in _BINNED:
@@ -282,16 +214,14 @@ def specs(kind: str, n_bins: int = 10, strategy: str = "uniform") -> list[Metric
         return BinSums(name, n_bins, fn)
 
     return [
-        spec("ece", f"expected calibration error, {binning}", False, summed("ece", ece)),
-        spec("brier", "Brier score", False, summed("brier", brier)),
-        spec("reliability", f"Murphy reliability, {binning}", False, summed("reliability", murphy_reliability)),
-        spec("resolution", f"Murphy resolution, {binning}", None, summed("resolution", murphy_resolution)),
-        spec("auroc", "AUROC of confidence for correctness", True, auroc),
-        spec("mean_confidence", "mean confidence of answered samples", None,
-             summed("mean_confidence", mean_confidence)),
-        spec("overconfidence", "mean confidence minus accuracy", None, summed("overconfidence", overconfidence)),
-        spec("confidence_coverage", "share of non-abstained samples with a confidence",
-             True if kind == "verbalized" else None, coverage,
+        spec("ece", f"expected calibration error, {binning}", summed("ece", ece)),
+        spec("brier", "Brier score", summed("brier", brier)),
+        spec("reliability", f"Murphy reliability, {binning}", summed("reliability", murphy_reliability)),
+        spec("resolution", f"Murphy resolution, {binning}", summed("resolution", murphy_resolution)),
+        spec("auroc", "AUROC of confidence for correctness", auroc),
+        spec("mean_confidence", "mean confidence of answered samples", summed("mean_confidence", mean_confidence)),
+        spec("overconfidence", "mean confidence minus accuracy", summed("overconfidence", overconfidence)),
+        spec("confidence_coverage", "share of non-abstained samples with a confidence", coverage,
              extract=lambda ev: (_confidence(ev, kind), 1.0 - ev.abstained)),
     ]
 
@@ -313,8 +243,8 @@ def _reliability_plot(ctx, kind: str, n_bins: int, strategy: str) -> dict:
 
 @register_probe("calibration")
 def run(ctx) -> ProbeResult:
-    n_bins = getattr(ctx.cfg, "calibration_bins", 10)
-    strategy = getattr(ctx.cfg, "calibration_binning", "uniform")
+    n_bins = ctx.settings.calibration_bins
+    strategy = ctx.settings.calibration_binning
     notes = [("calibration metrics use the non-abstained samples that carry a confidence; "
               "confidence_coverage_* is their share of the non-abstained samples; a metric is omitted "
               "on groups where no checkpoint has it defined")]
@@ -327,7 +257,7 @@ def run(ctx) -> ProbeResult:
             kinds.remove("likelihood")
             break
         try:
-            tok = load_tokenizer(getattr(ev, "model_path", ev.path), ctx.cfg.trust_remote_code)
+            tok = load_tokenizer(getattr(ev, "model_path", ev.path), ctx.settings.trust_remote_code)
         except Exception as exc:  # noqa: BLE001 - any loader failure only drops this half of the probe
             notes.append(f"likelihood confidence skipped: {name}'s tokenizer did not load ({exc.__class__.__name__})")
             kinds.remove("likelihood")
@@ -335,7 +265,7 @@ def run(ctx) -> ProbeResult:
         ev.arrays["likelihood_confidence"] = likelihood_confidence(ev, ctx.task, tok)
     all_specs = [s for k in kinds for s in specs(k, n_bins, strategy)]
     metrics, comparisons = evaluate("calibration", all_specs, ctx.evidences, ctx.reference,
-                                    ctx.cfg.bootstrap, ctx.cfg.seed)
+                                    ctx.settings.bootstrap, ctx.settings.seed)
     metrics, comparisons = drop_undefined(metrics, comparisons)
     for name, ev in ctx.evidences.items():
         for kind in kinds:

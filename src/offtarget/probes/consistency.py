@@ -22,8 +22,8 @@ from collections import Counter
 
 import numpy as np
 
-from offtarget.probes.base import MetricSpec, ProbeResult, evaluate
-from offtarget.probes.diversity import nanmean_rows
+from offtarget.probes.base import ProbeResult, evaluate, spec_of
+from offtarget.probes.diversity import nanmean_rows  # noqa: F401 - also orders diversity before consistency
 from offtarget.probes.registry import register_probe
 
 ABSTAIN = "<abstain>"
@@ -56,10 +56,8 @@ def modal_share(ev) -> np.ndarray:
 
 
 SPECS = [
-    MetricSpec("greedy_majority_agreement", "greedy response equals the modal sampled response", True,
-               rows="all", extract=lambda ev: (agreement(ev),), statistic=nanmean_rows, vectorized=True),
-    MetricSpec("modal_answer_share", "share of samples giving the modal response", True, rows="all",
-               extract=lambda ev: (modal_share(ev),)),
+    spec_of("greedy_majority_agreement", lambda ev: (agreement(ev),), rows="all"),
+    spec_of("modal_answer_share", lambda ev: (modal_share(ev),), rows="all"),
 ]
 
 
@@ -70,7 +68,7 @@ def run(ctx) -> ProbeResult:
         specs = SPECS[1:]
         notes.append("no greedy decode (--greedy off): greedy_majority_agreement skipped")
     metrics, comparisons = evaluate("consistency", specs, ctx.evidences, ctx.reference,
-                                    ctx.cfg.bootstrap, ctx.cfg.seed)
+                                    ctx.settings.bootstrap, ctx.settings.seed)
     return ProbeResult(
         "consistency", "one draw vs the model's usual answer",
         "self-consistency, Wang et al. 2023 (arXiv 2203.11171)", metrics, comparisons, notes=notes,

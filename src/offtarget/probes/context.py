@@ -7,9 +7,11 @@ besides the reference) and, for evidence read from a log without its checkpoint,
 :class:`~offtarget.errors.OfftargetError` saying the probe is unavailable.
 
 This module depends on the evidence layer (:mod:`offtarget.evidence`), never on the audit
-that fills it, so preflight, lab and a user's own script can build a context too.
+that fills it, so preflight, lab and a user's own script can build a context too: the probes'
+settings are a :class:`~offtarget.probes.settings.ProbeSettings`, not a command's configuration.
 
-    >>> ctx = AuditContext(cfg, task, evidences)
+    >>> ctx = AuditContext(ProbeSettings(bootstrap=500), task, evidences)   # reference: the first
+    >>> ctx = AuditContext.from_config(audit_cfg, task, evidences)          # reference and paths from it
     >>> ctx.checkpoint_path("sft")     # 'models/lab/sft', or OfftargetError('unavailable: ...')
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from offtarget.errors import OfftargetError
+from offtarget.probes.settings import ProbeSettings
 from offtarget.tasks.problem import Task
 
 if TYPE_CHECKING:
@@ -27,30 +30,41 @@ if TYPE_CHECKING:
 
 @dataclass
 class AuditContext:
-    cfg: Any
-    """The run's settings (an :class:`~offtarget.audit.config.AuditConfig` or anything with its
-    fields: ``reference_name``, ``models``, ``device``, ``dtype``, ``trust_remote_code``, ...)."""
+    settings: ProbeSettings
+    """Resampling, seed, binning and loading settings (:class:`~offtarget.probes.settings.ProbeSettings`)."""
     task: Task
     evidences: dict[str, Evidence]
     """Checkpoint name → :class:`~offtarget.evidence.checkpoint.Evidence`, reference first."""
+    reference: str = ""
+    """The checkpoint every other one is compared against (default: the first evidence)."""
+    models: dict[str, str] = field(default_factory=dict)
+    """Model directories of checkpoints that have no evidence (default: none)."""
     variants: dict[str, dict[str, Evidence]] = field(default_factory=dict)
     """Probe name → checkpoint name → evidence of the extra prompts that probe asked for
     (:attr:`~offtarget.probes.registry.ProbeInfo.variants`), kept apart from ``evidences``."""
     _loaded: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def reference(self) -> str:
-        return self.cfg.reference_name
+    def __post_init__(self) -> None:
+        self.settings = ProbeSettings.of(self.settings)
+        if not self.reference:
+            self.reference = next(iter(self.evidences))
+
+    @classmethod
+    def from_config(cls, cfg: Any, task: Task, evidences: dict[str, Evidence]) -> AuditContext:
+        """A context from a command's configuration: its probe settings, reference and model paths."""
+        return cls(ProbeSettings.of(cfg), task, evidences, cfg.reference_name, dict(cfg.models))
 
     @property
     def others(self) -> list[str]:
-        return [n for n in self.evidences if n != self.reference]
+        return [n for n in (self.evidences or self.models) if n != self.reference]
 
     def checkpoint_path(self, name: str) -> str:
         """The model directory of ``name``; OfftargetError ``unavailable: ...`` for a log without one."""
         ev = self.evidences.get(name)
         if ev is None:
-            return self.cfg.models[name]
+            if name not in self.models:
+                raise OfftargetError(f"checkpoint {name!r} has neither evidence nor a model directory in this audit")
+            return self.models[name]
         if ev.model_path is None:
             raise OfftargetError(ev.unavailable())
         return ev.model_path
@@ -63,8 +77,8 @@ class AuditContext:
             path = self.checkpoint_path(name)
             for other in [k for k in self._loaded if k != self.reference]:
                 del self._loaded[other]
-            c = self.cfg
-            self._loaded[name] = load_checkpoint(path, name, c.device, c.dtype, c.trust_remote_code)
+            s = self.settings
+            self._loaded[name] = load_checkpoint(path, name, s.device, s.dtype, s.trust_remote_code)
         return self._loaded[name]
 
     def release(self) -> None:

@@ -32,25 +32,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from offtarget.probes.base import MetricSpec, ProbeResult, different_tokenizer, evaluate, groups
+from offtarget.metrics.definition import nanmean_rows
+from offtarget.metrics.diversity import distinct_n_ids
+from offtarget.probes.base import ProbeResult, different_tokenizer, evaluate, groups, spec_of
 from offtarget.probes.registry import register_probe
 
 HIST_BINS = 20
-
-
-def nanmean_rows(a: np.ndarray) -> np.ndarray:
-    """Vectorized statistic: mean over problems of per-problem values, NaN (undefined) left out."""
-    a = a.reshape(a.shape[0], -1)
-    ok = np.isfinite(a)
-    n = ok.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(ok, a, 0.0).sum(1) / np.maximum(n, 1), np.nan)
-
-
-def distinct_n_ids(rows: list[list[int]], n: int) -> float:
-    """Unique / total token n-grams pooled over ``rows`` (one list of ids per sample); NaN if none."""
-    grams = [tuple(r[i : i + n]) for r in rows for i in range(len(r) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else float("nan")
+__all__ = ["distinct_n_ids", "nanmean_rows", "run"]
 
 
 def _distinct(ev, n: int) -> np.ndarray:
@@ -70,16 +58,11 @@ def _answers(ev) -> np.ndarray:
 
 
 SPECS = [
-    MetricSpec("mean_token_entropy", "mean per-token entropy of the T=1 distribution (nats)", True,
-               extract=lambda ev: (ev.mean_entropy.mean(1),), token_level=True),
-    MetricSpec("distinct_2", "distinct token bigrams across a prompt's samples", True,
-               extract=lambda ev: (_distinct(ev, 2),), statistic=nanmean_rows, vectorized=True, token_level=True),
-    MetricSpec("distinct_3", "distinct token trigrams across a prompt's samples", True,
-               extract=lambda ev: (_distinct(ev, 3),), statistic=nanmean_rows, vectorized=True, token_level=True),
-    MetricSpec("distinct_answers", "different final answers per prompt", None,
-               extract=lambda ev: (_answers(ev),)),
-    MetricSpec("distinct_answer_ratio", "different final answers per prompt / samples", None,
-               extract=lambda ev: (_answers(ev) / ev.n_samples,)),
+    spec_of("mean_token_entropy", lambda ev: (ev.mean_entropy.mean(1),), token_level=True),
+    spec_of("distinct_2", lambda ev: (_distinct(ev, 2),), token_level=True),
+    spec_of("distinct_3", lambda ev: (_distinct(ev, 3),), token_level=True),
+    spec_of("distinct_answers", lambda ev: (_answers(ev),)),
+    spec_of("distinct_answer_ratio", lambda ev: (_answers(ev) / ev.n_samples,)),
 ]
 
 
@@ -105,7 +88,7 @@ def run(ctx) -> ProbeResult:
     # evidence read from a log without its model has no distributions: entropy is unavailable, not 0
     blind = [ev for ev in ctx.evidences.values() if not getattr(ev, "has_entropies", True)]
     specs = [s for s in SPECS if s.name != "mean_token_entropy"] if blind else SPECS
-    metrics, comparisons = evaluate("diversity", specs, ctx.evidences, ctx.reference, ctx.cfg.bootstrap, ctx.cfg.seed)
+    metrics, comparisons = evaluate("diversity", specs, ctx.evidences, ctx.reference, ctx.settings.bootstrap, ctx.settings.seed)
     notes = [f"mean_token_entropy {ev.unavailable()}: the log has no full next-token distributions" for ev in blind]
     if min(ev.n_samples for ev in ctx.evidences.values()) < 2:
         notes.append("one sample per prompt: distinct-n and distinct answers say nothing about spread")

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from offtarget.probes.base import MetricSpec, ProbeResult, drop_undefined, evaluate, groups
+from offtarget.metrics.formats import share_of, shares
+from offtarget.probes.base import ProbeResult, drop_undefined, evaluate, groups, spec_of
 from offtarget.probes.registry import register_probe
 
 NOT_A_FORMAT = ("abstain", "malformed", "truncated-reasoning")
@@ -49,47 +50,16 @@ def format_counts(ev, formats: list[str]) -> np.ndarray:
     return np.stack([(ev.formats == f).sum(1) for f in formats], axis=1).astype(float)
 
 
-def _shares(counts: np.ndarray) -> np.ndarray:
-    """(resamples, problems, formats) counts → (resamples, formats) pooled shares (NaN if no answers)."""
-    pooled = counts.sum(1)
-    total = pooled.sum(1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, pooled / np.where(total > 0, total, 1), np.nan)
-
-
-def share_of(k: int):
-    return lambda counts: _shares(counts)[:, k]
-
-
-def dominant_share(counts: np.ndarray) -> np.ndarray:
-    return _shares(counts).max(1)
-
-
-def format_entropy(counts: np.ndarray) -> np.ndarray:
-    p = _shares(counts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        h = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0.0).sum(1)
-    return np.where(np.isnan(p).any(1), np.nan, np.maximum(h, 0.0))
-
-
-def specs(formats: list[str]) -> list[MetricSpec]:
+def specs(formats: list[str]) -> list:
     def counts(ev, formats=tuple(formats)):
         return (format_counts(ev, list(formats)),)
 
-    out = [
-        MetricSpec(f"format_share_{f}", f"share of answers in format {f!r}", None,
-                   extract=counts, statistic=share_of(k), vectorized=True, unit="problem")
-        for k, f in enumerate(formats)
-    ]
+    out = [spec_of(f"format_share_{f}", counts, description=f"share of answers in format {f!r}",
+                   statistic=share_of(k), unit="problem") for k, f in enumerate(formats)]
     if len(formats) > 1:
-        out += [
-            MetricSpec("dominant_format_share", "share of answers in the most used format", False,
-                       extract=counts, statistic=dominant_share, vectorized=True, unit="problem"),
-            MetricSpec("format_entropy", "Shannon entropy of the answer formats (nats)", True,
-                       extract=counts, statistic=format_entropy, vectorized=True, unit="problem"),
-        ]
-    out.append(MetricSpec("malformed_share", "share of samples the verifier could not parse", False, rows="all",
-                          extract=lambda ev: ((ev.formats == "malformed").astype(float),)))
+        out += [spec_of("dominant_format_share", counts, unit="problem"),
+                spec_of("format_entropy", counts, unit="problem")]
+    out.append(spec_of("malformed_share", lambda ev: ((ev.formats == "malformed").astype(float),), rows="all"))
     return out
 
 
@@ -103,7 +73,7 @@ def shares_plot(ctx, formats: list[str]) -> dict:
             continue
         out[group] = {}
         for name, ev in ctx.evidences.items():
-            s = _shares(format_counts(ev, formats)[idx][None])[0]
+            s = shares(format_counts(ev, formats)[idx][None])[0]
             out[group][name] = {f: (None if np.isnan(v) else float(v)) for f, v in zip(formats, s)}
     return out
 
@@ -112,7 +82,7 @@ def shares_plot(ctx, formats: list[str]) -> dict:
 def run(ctx) -> ProbeResult:
     formats = answer_formats(ctx.task, ctx.evidences)
     metrics, comparisons = evaluate("formats", specs(formats), ctx.evidences, ctx.reference,
-                                    ctx.cfg.bootstrap, ctx.cfg.seed)
+                                    ctx.settings.bootstrap, ctx.settings.seed)
     metrics, comparisons = drop_undefined(metrics, comparisons)
     notes = [("format shares, dominant share and entropy count answers to answerable problems only "
               "(abstentions and malformed output excluded); malformed_share is over all samples")]

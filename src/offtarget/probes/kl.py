@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from offtarget.models.scoring import ScoringConfig, forward_kl
-from offtarget.probes.base import MetricSpec, ProbeResult, evaluate
+from offtarget.probes.base import ProbeResult, evaluate, spec_of
 from offtarget.probes.registry import register_probe
 
 
@@ -97,17 +97,13 @@ def run(ctx, cfg: KLConfig = KLConfig()) -> ProbeResult:
         if ctx.evidences[name].model_path is None:
             continue
         token_kl = forward_kl(reference, ctx.checkpoint(name), prompts, completions,
-                              chat_template=ctx.cfg.chat_template, cfg=cfg.scoring)
+                              chat_template=ctx.settings.chat_template, cfg=cfg.scoring)
         arrays[name] = kl_arrays(token_kl, owner, n)
 
-    specs = [
-        MetricSpec("kl_per_token", "forward KL D(π_ref‖π) per token on reference samples (nats)", None,
-                   rows="all", extract=lambda ev: (arrays[ev.name].per_token,)),
-        MetricSpec("kl_sequence", "forward KL D(π_ref‖π) summed over a reference sample (nats)", None,
-                   rows="all", extract=lambda ev: (arrays[ev.name].sequence,)),
-    ]
+    specs = [spec_of("kl_per_token", lambda ev: (arrays[ev.name].per_token,), rows="all"),
+             spec_of("kl_sequence", lambda ev: (arrays[ev.name].sequence,), rows="all")]
     scored = {k: v for k, v in ctx.evidences.items() if k in arrays}
-    metrics, comparisons = evaluate("kl", specs, scored, ref_name, ctx.cfg.bootstrap, ctx.cfg.seed)
+    metrics, comparisons = evaluate("kl", specs, scored, ref_name, ctx.settings.bootstrap, ctx.settings.seed)
     for m in metrics:
         if m.checkpoint == ref_name:
             m.reason = "reference: 0 by definition"

@@ -83,7 +83,7 @@ def run(ctx) -> ProbeResult:
     if len(grp.get(ID_SPLIT, [])) < MIN_PROBLEMS or not ood_groups:
         result.notes.append(f"needs answerable problems in both '{ID_SPLIT}' and '{OOD_SPLIT}' splits; skipped")
         return result
-    B, seed = ctx.cfg.bootstrap, ctx.cfg.seed
+    B, seed = ctx.settings.bootstrap, ctx.settings.seed
     acc = {name: ev.correct.mean(1) for name, ev in ctx.evidences.items()}
     id_idx = grp[ID_SPLIT]
     plot = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from offtarget.probes.base import MetricSpec, ProbeResult, applicable, evaluate, groups
+from offtarget.probes.base import MetricSpec, ProbeResult, applicable, evaluate, groups, spec_of
 from offtarget.probes.registry import register_probe
 from offtarget.stats import bootstrap_mean, crossover_k, pass_at_k
 
@@ -28,7 +28,7 @@ def _spec(k: int) -> MetricSpec:
         c = ev.correct.sum(1)
         return (pass_at_k(ev.n_samples, c, k),)
 
-    return MetricSpec(f"pass@{k}", f"unbiased pass@{k}", True, target=(k == 1), extract=extract)
+    return spec_of(f"pass@{k}", extract, description=f"unbiased pass@{k}", target=(k == 1))
 
 
 @register_probe("passk")
@@ -36,7 +36,7 @@ def run(ctx) -> ProbeResult:
     n = min(ev.n_samples for ev in ctx.evidences.values())
     ks = _ks(n)
     specs = [_spec(k) for k in ks if k > 1]
-    metrics, comparisons = evaluate("passk", specs, ctx.evidences, ctx.reference, ctx.cfg.bootstrap, ctx.cfg.seed)
+    metrics, comparisons = evaluate("passk", specs, ctx.evidences, ctx.reference, ctx.settings.bootstrap, ctx.settings.seed)
     problems = ctx.evidences[ctx.reference].problems
     answerable = applicable(problems, "answerable")
     curves: dict[str, dict[str, dict]] = {}
@@ -52,7 +52,7 @@ def run(ctx) -> ProbeResult:
             c = ev.correct[idx].sum(1)
             pts = []
             for k in range(1, n + 1):
-                e = bootstrap_mean(pass_at_k(n, c, k), n_resamples=200, seed=ctx.cfg.seed)
+                e = bootstrap_mean(pass_at_k(n, c, k), n_resamples=200, seed=ctx.settings.seed)
                 pts.append({"k": k, "value": e.value, "low": e.low, "high": e.high})
             curves[group][name] = pts
         ref_curve = np.array([p["value"] for p in curves[group][ctx.reference]])

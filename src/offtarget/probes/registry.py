@@ -1,7 +1,14 @@
 """Probes register themselves by name; ``--probes`` selects them.
 
+A probe is one module of :mod:`offtarget.probes` with one function decorated with
+:func:`register_probe` (``CONTRIBUTING.md`` shows a whole one). Third-party packages add probes
+through the ``offtarget.probes`` entry-point group (a module that registers with the decorator,
+or a ``run(ctx)`` function, registered under the entry point's name). A name is registered once
+(:class:`offtarget.registry.Registry`).
+
     >>> from offtarget.probes import list_probes, get_probe
-    >>> list_probes()
+    >>> list_probes()[:3]
+    ['abstention', 'accuracy', 'calibration']
 """
 
 from __future__ import annotations
@@ -11,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from offtarget.errors import OfftargetError
+from offtarget.registry import Registry, import_submodules
+
+ENTRY_POINT_GROUP = "offtarget.probes"
 
 
 @dataclass(frozen=True)
@@ -24,44 +34,41 @@ class ProbeInfo:
     suite's own before probes run; the probe reads their evidence from ``ctx.variants[name]``."""
 
 
-_PROBES: dict[str, ProbeInfo] = {}
+def _builtin() -> None:
+    import_submodules("offtarget.probes", skip=("base", "registry", "context", "settings"))
+
+
+PROBES: Registry[ProbeInfo] = Registry("probe", ENTRY_POINT_GROUP, builtin=_builtin,
+                                       from_entry_point=lambda name, fn: ProbeInfo(name, fn, False))
+"""Every probe by name, built-ins in module order, then entry points."""
 
 
 def register_probe(name: str, needs_models: bool = False, variants: Callable[[Any, list], list] | None = None):
+    """Register ``run(ctx) -> ProbeResult`` as the probe ``name`` (a decorator); ``variants``: see
+    :attr:`ProbeInfo.variants`."""
+
     def deco(fn):
-        _PROBES[name] = ProbeInfo(name, fn, needs_models, variants)
+        PROBES.add(name, ProbeInfo(name, fn, needs_models, variants))
         return fn
 
     return deco
 
 
 def list_probes() -> list[str]:
-    _load_builtin()
-    return list(_PROBES)
+    return PROBES.names()
 
 
 def get_probe(name: str) -> ProbeInfo:
-    _load_builtin()
-    if name not in _PROBES:
-        raise OfftargetError(f"unknown probe {name!r}; choose from {', '.join(_PROBES)} or 'all'")
-    return _PROBES[name]
+    info = PROBES.find(name)
+    if info is None:
+        raise OfftargetError(f"unknown probe {name!r}; choose from {', '.join(PROBES.names())} or 'all'")
+    return info
 
 
 def select(names: tuple[str, ...] | list[str]) -> list[ProbeInfo]:
     """Expand ``all`` and validate names, keeping the registry's order."""
-    _load_builtin()
-    wanted = list(_PROBES) if "all" in names else list(names)
+    registered = PROBES.names()
+    wanted = registered if "all" in names else list(names)
     for n in wanted:
         get_probe(n)
-    return [_PROBES[n] for n in _PROBES if n in wanted]
-
-
-def _load_builtin() -> None:
-    import importlib
-    import pkgutil
-
-    import offtarget.probes as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name not in ("base", "registry", "context"):
-            importlib.import_module(f"offtarget.probes.{mod.name}")
+    return [PROBES.get(n) for n in registered if n in wanted]

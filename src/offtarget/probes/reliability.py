@@ -40,13 +40,14 @@ from collections import Counter
 
 import numpy as np
 
-from offtarget.probes.base import MetricSpec, ProbeResult, evaluate
+from offtarget.metrics.definition import SHARE, define, metric, nanmean_rows
+from offtarget.probes.base import ProbeResult, evaluate, spec_of
 from offtarget.probes.consistency import response
-from offtarget.probes.diversity import nanmean_rows
 from offtarget.probes.registry import register_probe
 
 SOURCE = ("McDonald 1999 (omega); Shrout & Fleiss 1979 (ICC); the note 'Does setting temperature to zero "
           "actually make LLM outputs reliable?'")
+TEMP_ZERO = "the note 'Does setting temperature to zero actually make LLM outputs reliable?'"
 
 
 # --------------------------------------------------------------------------- pure statistics
@@ -86,6 +87,9 @@ def _mean_squares(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return msb, msw
 
 
+@metric("icc_single_draw", "ICC(1) of per-draw correctness, problems as subjects: the share of one draw's variance "
+        "that belongs to the problem, answerable problems", "higher", "off_target", "correlation ≤ 1", "reliability",
+        "Shrout & Fleiss 1979")
 def icc_single(x: np.ndarray) -> np.ndarray:
     """ICC(1) of ``(..., problems, draws)``; NaN where every value is equal (vectorized statistic)."""
     msb, msw = _mean_squares(x)
@@ -95,6 +99,9 @@ def icc_single(x: np.ndarray) -> np.ndarray:
         return _tidy(np.where(den > 0, (msb - msw) / np.where(den > 0, den, 1.0), np.nan))
 
 
+@metric("omega_repeats", "McDonald's omega of the k draws as parallel items = ICC(1,k), the reliability of the "
+        "k-draw pass rate, answerable problems", "higher", "off_target", "coefficient ≤ 1", "reliability",
+        "McDonald 1999")
 def omega_parallel(x: np.ndarray) -> np.ndarray:
     """McDonald's omega of parallel draws, ICC(1, k) = (MSB − MSW) / MSB; NaN where MSB = 0."""
     msb, msw = _mean_squares(x)
@@ -122,15 +129,17 @@ def _greedy_agreement(ev) -> np.ndarray:
                      for g, row in zip(ev.greedy_verdicts, ev.verdicts)])
 
 
+define("response_agreement", "chance that two different T=1 draws of a problem give the same response (unbiased "
+       "collision probability; malformed matches nothing)", "higher", "off_target", SHARE, "reliability", TEMP_ZERO,
+       compute=nanmean_rows)
+define("greedy_draw_agreement", "share of T=1 draws whose response equals the greedy (T=0) response", "higher",
+       "off_target", SHARE, "reliability", TEMP_ZERO)
+
 SPECS = [
-    MetricSpec("response_agreement", "chance two draws give the same response", True, rows="all",
-               extract=lambda ev: (_agreement(ev),), statistic=nanmean_rows, vectorized=True),
-    MetricSpec("greedy_draw_agreement", "share of draws giving the greedy response", True, rows="all",
-               extract=lambda ev: (_greedy_agreement(ev),)),
-    MetricSpec("icc_single_draw", "ICC(1) of correctness: problem share of one draw's variance", True,
-               extract=lambda ev: (ev.correct,), statistic=icc_single, vectorized=True),
-    MetricSpec("omega_repeats", "McDonald's omega of the draws (parallel items) = ICC(1,k)", True,
-               extract=lambda ev: (ev.correct,), statistic=omega_parallel, vectorized=True),
+    spec_of("response_agreement", lambda ev: (_agreement(ev),), rows="all"),
+    spec_of("greedy_draw_agreement", lambda ev: (_greedy_agreement(ev),), rows="all"),
+    spec_of("icc_single_draw", lambda ev: (ev.correct,)),
+    spec_of("omega_repeats", lambda ev: (ev.correct,)),
 ]
 
 DEFINITIONS = [
@@ -153,7 +162,7 @@ def run(ctx) -> ProbeResult:
     if k < 2:
         notes.append("one sample per problem: agreement, ICC and omega need at least 2 draws")
     notes.append(f"omega_repeats is the reliability of the mean of {k} draws; it rises with the draws per problem")
-    metrics, comparisons = evaluate("reliability", specs, ctx.evidences, ctx.reference, ctx.cfg.bootstrap,
-                                    ctx.cfg.seed)
+    metrics, comparisons = evaluate("reliability", specs, ctx.evidences, ctx.reference, ctx.settings.bootstrap,
+                                    ctx.settings.seed)
     return ProbeResult("reliability", "agreement of repeated draws and their reliability (ICC, omega)", SOURCE,
                        metrics, comparisons, notes=notes)

@@ -36,7 +36,7 @@ from collections import Counter
 
 import numpy as np
 
-from offtarget.probes.base import MetricSpec, ProbeResult, evaluate
+from offtarget.probes.base import MetricSpec, ProbeResult, evaluate, spec_of
 from offtarget.probes.registry import register_probe
 
 
@@ -45,13 +45,6 @@ def repeated_wrong(verdicts_row) -> float:
     wrong = Counter(v.answer for v in verdicts_row if v.answer is not None and not v.correct and not v.abstained)
     top = max(wrong.values(), default=0)
     return float(top >= 2 and 2 * top >= len(verdicts_row))
-
-
-def _ratio_of_sums(num, den) -> np.ndarray:
-    num = num.reshape(num.shape[0], -1).sum(1)
-    den = den.reshape(den.shape[0], -1).sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
 def _steps(ev) -> tuple[np.ndarray, np.ndarray]:
@@ -71,16 +64,12 @@ def short_threshold(ev) -> float:
 
 def specs(threshold: float) -> list[MetricSpec]:
     return [
-        MetricSpec("repeated_wrong_answer_rate", "problems locked onto one wrong answer (≥ half the samples)",
-                   False, extract=lambda ev: (np.array([repeated_wrong(r) for r in ev.verdicts]),)),
-        MetricSpec("computation_skipped_rate", "step-format answers whose steps are missing or wrong", False,
-                   extract=_steps, statistic=_ratio_of_sums, vectorized=True),
-        MetricSpec("mean_completion_tokens", "mean completion length in tokens", None, rows="all",
-                   extract=lambda ev: (ev.lengths,), token_level=True),
-        MetricSpec("short_completion_rate", f"completions of at most {threshold:g} tokens", False,
-                   extract=lambda ev: ((ev.lengths <= threshold).astype(float),), token_level=True),
-        MetricSpec("truncation_rate", "completions cut by max_new_tokens", False, rows="all",
-                   extract=lambda ev: (ev.truncated,)),
+        spec_of("repeated_wrong_answer_rate", lambda ev: (np.array([repeated_wrong(r) for r in ev.verdicts]),)),
+        spec_of("computation_skipped_rate", _steps),
+        spec_of("mean_completion_tokens", lambda ev: (ev.lengths,), rows="all", token_level=True),
+        spec_of("short_completion_rate", lambda ev: ((ev.lengths <= threshold).astype(float),),
+                description=f"completions of at most {threshold:g} tokens", token_level=True),
+        spec_of("truncation_rate", lambda ev: (ev.truncated,), rows="all"),
     ]
 
 
@@ -97,7 +86,7 @@ def run(ctx) -> ProbeResult:
         all_specs = [s for s in all_specs if s.name != "computation_skipped_rate"]
         notes.append("no sample in a format with checked steps: computation_skipped_rate skipped")
     metrics, comparisons = evaluate("shortcuts", all_specs, ctx.evidences, ctx.reference,
-                                    ctx.cfg.bootstrap, ctx.cfg.seed)
+                                    ctx.settings.bootstrap, ctx.settings.seed)
     return ProbeResult(
         "shortcuts", "degenerate behaviour: repeated answers, skipped computation, short or truncated output",
         "'Do overly hard RLVR samples actually harm model capabilities?'; Lanham et al. 2023 (arXiv 2307.13702)",

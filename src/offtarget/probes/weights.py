@@ -364,15 +364,15 @@ def run(ctx, cfg: WeightsConfig = WeightsConfig()) -> ProbeResult:
     extras: dict[str, dict] = {"config": asdict(cfg), "checkpoints": {}}
     notes: list[str] = []
     # evidence from a log without its checkpoint has no weights: unavailable, with the reason
-    path = getattr(ctx, "checkpoint_path", lambda n: ctx.cfg.models[n])
-    evidences = getattr(ctx, "evidences", {})
+    path = ctx.checkpoint_path
+    evidences = ctx.evidences
     ref_path = path(ref)
     for name in ctx.others:
         ev = evidences.get(name)
         if ev is not None and getattr(ev, "model_path", "") is None:
             notes.append(ev.unavailable())
             continue
-        changes, info = compare_checkpoints(ref_path, path(name), ref, name, cfg, ctx.cfg.device)
+        changes, info = compare_checkpoints(ref_path, path(name), ref, name, cfg, ctx.settings.device)
         s = UpdateSummary.of(changes)
         if not rows:
             rows += [_row(m, ref, v, s.parameters, "reference: compared with itself")
