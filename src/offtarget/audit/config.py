@@ -59,6 +59,13 @@ class AuditConfig:
     """Render prompts through the tokenizer's chat template when the checkpoint has one."""
     probes: tuple[str, ...] = ("all",)
     """Probes to run (comma-separated or repeated), or ``all``."""
+    frames: str | None = None
+    """JSONL of the framing probe's frames, one ``{"name", "kind": "emotional"|"suggestion", "template"}``
+    a line, the template holding ``{prompt}`` (and ``{wrong}``, a suggested wrong answer, for
+    ``suggestion``); default: offtarget's built-in frames (``offtarget/probes/data/frames.jsonl``)."""
+    planning_patterns: str | None = None
+    """Text file of the two_phase_entropy probe's planning patterns, one case-insensitive regular
+    expression a line (``#`` comments); default: ``offtarget/probes/data/planning_patterns.txt``."""
     seed: int = 0
     """Seed of problem selection, sampling and bootstrap."""
     bootstrap: int = 1000

@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from offtarget.audit.compare import finalize
 from offtarget.audit.config import AuditConfig
 from offtarget.audit.evidence import collect
 from offtarget.audit.validate import validate_checkpoints
+from offtarget.audit.variants import split_evidence, variant_problems
 from offtarget.errors import OfftargetError
 from offtarget.models.loading import describe
 from offtarget.probes import ProbeResult, select
@@ -69,6 +70,8 @@ class AuditPlan:
     tokenizers: dict[str, Any]
     """Each sampled checkpoint's tokenizer, loaded once by the validation and reused after."""
     kind: str = "audit"
+    extra: dict[str, list[Problem]] = field(default_factory=dict)
+    """Prompts a probe adds to the suite (by probe name), sampled with it and split off after."""
 
 
 def prepare_audit(cfg: AuditConfig, kind: str = "audit") -> AuditPlan:
@@ -77,9 +80,10 @@ def prepare_audit(cfg: AuditConfig, kind: str = "audit") -> AuditPlan:
     probes = select(cfg.probes)
     task = get_task(cfg.suite)
     problems = audit_problems(cfg, task)
-    facts = validate_checkpoints(cfg, problems)
+    extra = variant_problems(cfg, probes, problems)  # e.g. the framing probe's re-framed prompts
+    facts = validate_checkpoints(cfg, problems + [p for ps in extra.values() for p in ps])  # before any sampling
     tokenizers = {name: f["tokenizer"] for name, f in facts.items() if f.get("tokenizer") is not None}
-    return AuditPlan(cfg, probes, task, problems, tokenizers, kind)
+    return AuditPlan(cfg, probes, task, problems, tokenizers, kind, extra)
 
 
 def run_audit(cfg: AuditConfig, console=None, kind: str = "audit") -> dict:
@@ -100,14 +104,17 @@ def run_prepared(plan: AuditPlan, console=None) -> dict:
 
 
 def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path) -> dict:
-    cfg, kind, probes, task, problems = plan.cfg, plan.kind, plan.probes, plan.task, plan.problems
+    cfg, kind, probes, task, problems, extra = plan.cfg, plan.kind, plan.probes, plan.task, plan.problems, plan.extra
     t0 = time.time()
     with progress_bar(console) as progress:
-        evidences = collect(cfg, task, problems, store, progress, tokenizers=plan.tokenizers)
+        evidences = collect(cfg, task, problems + [p for ps in extra.values() for p in ps], store, progress,
+                            tokenizers=plan.tokenizers)
+    evidences, variants = split_evidence(evidences, len(problems), extra)
     ref = cfg.reference_name
     evidences = {ref: evidences[ref], **{k: v for k, v in evidences.items() if k != ref}}
     sampling_seconds = time.time() - t0
     ctx = AuditContext.from_config(cfg, task, evidences)
+    ctx.variants = {probe: {name: by_name[name] for name in evidences} for probe, by_name in variants.items()}
     results: list[ProbeResult] = []
     for info in probes:
         t1 = time.time()

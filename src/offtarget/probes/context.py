@@ -39,6 +39,9 @@ class AuditContext:
     """The checkpoint every other one is compared against (default: the first evidence)."""
     models: dict[str, str] = field(default_factory=dict)
     """Model directories of checkpoints that have no evidence (default: none)."""
+    variants: dict[str, dict[str, Evidence]] = field(default_factory=dict)
+    """Probe name → checkpoint name → evidence of the extra prompts that probe asked for
+    (:attr:`~offtarget.probes.registry.ProbeInfo.variants`), kept apart from ``evidences``."""
     _loaded: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -29,6 +29,9 @@ class ProbeInfo:
     run: Callable[[Any], Any]
     needs_models: bool
     """True when the probe loads checkpoints again (forward passes or weights), beyond stored samples."""
+    variants: Callable[[Any, list], list] | None = None
+    """``variants(cfg, problems)``: extra prompts (e.g. re-framed problems) the audit samples with the
+    suite's own before probes run; the probe reads their evidence from ``ctx.variants[name]``."""
 
 
 def _builtin() -> None:
@@ -40,11 +43,12 @@ PROBES: Registry[ProbeInfo] = Registry("probe", ENTRY_POINT_GROUP, builtin=_buil
 """Every probe by name, built-ins in module order, then entry points."""
 
 
-def register_probe(name: str, needs_models: bool = False):
-    """Register ``run(ctx) -> ProbeResult`` as the probe ``name`` (a decorator)."""
+def register_probe(name: str, needs_models: bool = False, variants: Callable[[Any, list], list] | None = None):
+    """Register ``run(ctx) -> ProbeResult`` as the probe ``name`` (a decorator); ``variants``: see
+    :attr:`ProbeInfo.variants`."""
 
     def deco(fn):
-        PROBES.add(name, ProbeInfo(name, fn, needs_models))
+        PROBES.add(name, ProbeInfo(name, fn, needs_models, variants))
         return fn
 
     return deco

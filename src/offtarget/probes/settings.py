@@ -39,6 +39,8 @@ class ProbeSettings:
     """The dtype a probe loads a checkpoint in."""
     trust_remote_code: bool = False
     """Run code shipped inside a checkpoint (tokenizers and models a probe loads)."""
+    planning_patterns: str | None = None
+    """File of the two_phase_entropy probe's planning patterns (default: the built-in ones)."""
 
     @classmethod
     def of(cls, config: Any) -> ProbeSettings:

@@ -179,6 +179,25 @@ RULES: tuple[Prescription, ...] = (
         source="self-consistency, Wang et al. 2023 (arXiv 2203.11171); the note 'Does setting temperature to "
                "zero actually make LLM outputs reliable?'",
     ),
+    Prescription(
+        "reliability", "repeated draws of a problem agree less: one answer says less about what the model does",
+        ("response_agreement", "greedy_draw_agreement", "icc_single_draw", "omega_repeats"),
+        prescription="measure this traffic with several draws per prompt (report the pass rate over repeats, not "
+                     "one T=0 answer), serve it with a majority of n samples, or route it to the reference",
+        command="offtarget audit --samples 32 --probes reliability,consistency",
+        source="McDonald 1999 (omega); the note 'Does setting temperature to zero actually make LLM outputs "
+               "reliable?'",
+    ),
+    Prescription(
+        "framing", "emotional context or a user's wrong hint now sways the answer more",
+        ("framing_error_increase_*", "suggestion_adoption_rate"),
+        prescription="add framed and hinted prompts (with the unchanged correct answer) to SFT/RL data, keep "
+                     "warmth or persona tuning out of reasoning traffic, and route emotionally framed traffic "
+                     "to the reference",
+        command="offtarget audit --probes framing,accuracy --frames my_frames.jsonl",
+        source="the note 'Does warmth training make language models less reliable?'; Sharma et al. 2023 "
+               "(arXiv 2310.13548)",
+    ),
 )
 """Ordered: the first rule whose patterns match a flagged regression supplies its prescription."""
 

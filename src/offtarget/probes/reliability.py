@@ -1,0 +1,168 @@
+"""Reliability over repeats: is a problem's outcome a property of the problem or of the draw?
+
+"Temperature zero is one draw": a fixed seed or T = 0 gives the same output every time, yet that
+output is one draw from the model's distribution, and consistency is not reliability (the note
+"Does setting temperature to zero actually make LLM outputs reliable?", which tests reliability
+with McDonald's omega over 100 repetitions). This probe reads the T = 1 samples an audit already
+has as repeated measurements of each problem and reports, per group:
+
+- ``response_agreement`` — per problem, the chance that two different draws give the same
+  response (parsed answer or abstention; malformed output matches nothing):
+  Σ_r c_r (c_r − 1) / (n (n − 1)) over the response counts c_r of the n samples (the unbiased
+  collision probability). All problems (repeatedly abstaining on an unanswerable one agrees).
+- ``greedy_draw_agreement`` — per problem, the share of sampled draws whose response equals the
+  greedy (T = 0) response: how often the distribution agrees with the deployed answer. Needs
+  greedy decoding. All problems.
+- ``icc_single_draw`` — the one-way random-effects intraclass correlation ICC(1)
+  (Shrout & Fleiss 1979) of correctness, problems as subjects and draws as repeated ratings:
+  (MSB − MSW) / (MSB + (k − 1) MSW), with MSB = k Σ_i (m_i − m)² / (N − 1) and
+  MSW = Σ_ij (x_ij − m_i)² / (N (k − 1)). The share of the variance of one draw's correctness
+  that belongs to the problem: 1 when every problem is always right or always wrong, about 0
+  when a draw is a coin flip whatever the problem. Answerable problems.
+- ``omega_repeats`` — McDonald's omega (1999) of the k draws as items of one factor. Draws of
+  one problem are exchangeable (sample 3 is not a different instrument from sample 5), so the
+  one-factor model is parallel (equal loadings λ, equal error variances ψ) and
+  ω = kλ² / (kλ² + ψ) = kρ / (1 + (k − 1)ρ), ρ = λ² / (λ² + ψ): the Spearman–Brown step-up of
+  the single-draw reliability, estimated as ICC(1, k) = (MSB − MSW) / MSB. The reliability of
+  the k-draw pass rate as a measure of the problem; it grows with k, so compare checkpoints
+  at the same sample budget (an audit always does). Answerable problems.
+
+Every figure has a 95% interval from the bootstrap over problems; comparisons use the audit's
+paired permutation test (draw labels swapped within a problem). ICC and omega are undefined
+(no value) when every draw of every problem has the same correctness.
+
+    offtarget audit --model base=models/lab/base --model sft=models/lab/sft --probes reliability
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from offtarget.metrics.definition import SHARE, define, metric, nanmean_rows
+from offtarget.probes.base import ProbeResult, evaluate, spec_of
+from offtarget.probes.consistency import response
+from offtarget.probes.registry import register_probe
+
+SOURCE = ("McDonald 1999 (omega); Shrout & Fleiss 1979 (ICC); the note 'Does setting temperature to zero "
+          "actually make LLM outputs reliable?'")
+TEMP_ZERO = "the note 'Does setting temperature to zero actually make LLM outputs reliable?'"
+
+
+# --------------------------------------------------------------------------- pure statistics
+
+
+def pairwise_agreement(responses: list) -> float:
+    """Unbiased probability that two different draws agree; ``None`` (malformed) matches nothing.
+
+    >>> pairwise_agreement(["4", "4", "5", None])   # one agreeing pair of 6
+    0.16666666666666666
+    """
+    n = len(responses)
+    if n < 2:
+        return float("nan")
+    counts = Counter(r for r in responses if r is not None)
+    return sum(c * (c - 1) for c in counts.values()) / (n * (n - 1))
+
+
+def agreement_with(reference, responses: list) -> float:
+    """Share of ``responses`` equal to ``reference``; a ``None`` reference agrees with nothing."""
+    if not responses:
+        return float("nan")
+    return sum(reference is not None and r == reference for r in responses) / len(responses)
+
+
+def _mean_squares(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-way ANOVA mean squares of ``x`` with shape ``(..., problems, draws)``: (MSB, MSW)."""
+    x = np.asarray(x, dtype=float)
+    n, k = x.shape[-2], x.shape[-1]
+    row = x.mean(-1)
+    grand = row.mean(-1, keepdims=True)
+    msb = k * ((row - grand) ** 2).sum(-1) / max(n - 1, 1)
+    msw = ((x - row[..., None]) ** 2).sum((-2, -1)) / max(n * (k - 1), 1)
+    if n < 2 or k < 2:
+        nan = np.full(np.shape(msb), np.nan)
+        return nan, nan
+    return msb, msw
+
+
+@metric("icc_single_draw", "ICC(1) of per-draw correctness, problems as subjects: the share of one draw's variance "
+        "that belongs to the problem, answerable problems", "higher", "off_target", "correlation ≤ 1", "reliability",
+        "Shrout & Fleiss 1979")
+def icc_single(x: np.ndarray) -> np.ndarray:
+    """ICC(1) of ``(..., problems, draws)``; NaN where every value is equal (vectorized statistic)."""
+    msb, msw = _mean_squares(x)
+    k = np.shape(x)[-1]
+    den = msb + (k - 1) * msw
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _tidy(np.where(den > 0, (msb - msw) / np.where(den > 0, den, 1.0), np.nan))
+
+
+@metric("omega_repeats", "McDonald's omega of the k draws as parallel items = ICC(1,k), the reliability of the "
+        "k-draw pass rate, answerable problems", "higher", "off_target", "coefficient ≤ 1", "reliability",
+        "McDonald 1999")
+def omega_parallel(x: np.ndarray) -> np.ndarray:
+    """McDonald's omega of parallel draws, ICC(1, k) = (MSB − MSW) / MSB; NaN where MSB = 0."""
+    msb, msw = _mean_squares(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _tidy(np.where(msb > 0, (msb - msw) / np.where(msb > 0, msb, 1.0), np.nan))
+
+
+def _tidy(x: np.ndarray) -> np.ndarray:
+    """Rounding residue of MSB − MSW (1e-17 where the two are equal) reads as 0."""
+    return np.where(np.abs(x) < 1e-12, 0.0, x)
+
+
+# --------------------------------------------------------------------------- per-checkpoint arrays
+
+
+def _agreement(ev) -> np.ndarray:
+    if "response_agreement" not in ev.arrays:
+        ev.arrays["response_agreement"] = np.array(
+            [pairwise_agreement([response(v) for v in row]) for row in ev.verdicts])
+    return ev.arrays["response_agreement"]
+
+
+def _greedy_agreement(ev) -> np.ndarray:
+    return np.array([agreement_with(response(g), [response(v) for v in row])
+                     for g, row in zip(ev.greedy_verdicts, ev.verdicts)])
+
+
+define("response_agreement", "chance that two different T=1 draws of a problem give the same response (unbiased "
+       "collision probability; malformed matches nothing)", "higher", "off_target", SHARE, "reliability", TEMP_ZERO,
+       compute=nanmean_rows)
+define("greedy_draw_agreement", "share of T=1 draws whose response equals the greedy (T=0) response", "higher",
+       "off_target", SHARE, "reliability", TEMP_ZERO)
+
+SPECS = [
+    spec_of("response_agreement", lambda ev: (_agreement(ev),), rows="all"),
+    spec_of("greedy_draw_agreement", lambda ev: (_greedy_agreement(ev),), rows="all"),
+    spec_of("icc_single_draw", lambda ev: (ev.correct,)),
+    spec_of("omega_repeats", lambda ev: (ev.correct,)),
+]
+
+DEFINITIONS = [
+    "definition: response_agreement = Σ_r c_r(c_r−1)/(n(n−1)) per problem over response counts (parsed answer "
+    "or abstention; malformed matches nothing), averaged over problems",
+    "definition: greedy_draw_agreement = share of T=1 draws whose response equals the greedy (T=0) one",
+    "definition: icc_single_draw = ICC(1) = (MSB−MSW)/(MSB+(k−1)MSW) of per-draw correctness, problems as "
+    "subjects (Shrout & Fleiss 1979); omega_repeats = McDonald's omega for k parallel draws = ICC(1,k) = "
+    "(MSB−MSW)/MSB; answerable problems; both grow more reliable toward 1",
+]
+
+
+@register_probe("reliability")
+def run(ctx) -> ProbeResult:
+    specs, notes = SPECS, list(DEFINITIONS)
+    if any(ev.greedy_verdicts is None for ev in ctx.evidences.values()):
+        specs = [s for s in SPECS if s.name != "greedy_draw_agreement"]
+        notes.append("no greedy decode (--greedy off): greedy_draw_agreement skipped")
+    k = min(ev.n_samples for ev in ctx.evidences.values())
+    if k < 2:
+        notes.append("one sample per problem: agreement, ICC and omega need at least 2 draws")
+    notes.append(f"omega_repeats is the reliability of the mean of {k} draws; it rises with the draws per problem")
+    metrics, comparisons = evaluate("reliability", specs, ctx.evidences, ctx.reference, ctx.settings.bootstrap,
+                                    ctx.settings.seed)
+    return ProbeResult("reliability", "agreement of repeated draws and their reliability (ICC, omega)", SOURCE,
+                       metrics, comparisons, notes=notes)
