@@ -195,7 +195,7 @@ def specs(framed: dict) -> list[MetricSpec]:
             spec_of("suggestion_adoption_rate", lambda ev: (arrays(ev)["adoption"],))]
 
 
-@register_probe("framing", variants=variants)
+@register_probe("framing", variants=variants, in_all=False)
 def run(ctx) -> ProbeResult:
     framed = getattr(ctx, "variants", {}).get("framing")
     if not framed or any(name not in framed for name in ctx.evidences):

@@ -32,6 +32,9 @@ class ProbeInfo:
     variants: Callable[[Any, list], list] | None = None
     """``variants(cfg, problems)``: extra prompts (e.g. re-framed problems) the audit samples with the
     suite's own before probes run; the probe reads their evidence from ``ctx.variants[name]``."""
+    in_all: bool = True
+    """False for a probe that multiplies the audit's cost (the framing probe samples every problem
+    again under each frame): ``--probes all`` leaves it out and it runs only when named."""
 
 
 def _builtin() -> None:
@@ -43,12 +46,13 @@ PROBES: Registry[ProbeInfo] = Registry("probe", ENTRY_POINT_GROUP, builtin=_buil
 """Every probe by name, built-ins in module order, then entry points."""
 
 
-def register_probe(name: str, needs_models: bool = False, variants: Callable[[Any, list], list] | None = None):
-    """Register ``run(ctx) -> ProbeResult`` as the probe ``name`` (a decorator); ``variants``: see
-    :attr:`ProbeInfo.variants`."""
+def register_probe(name: str, needs_models: bool = False, variants: Callable[[Any, list], list] | None = None,
+                   in_all: bool = True):
+    """Register ``run(ctx) -> ProbeResult`` as the probe ``name`` (a decorator); ``variants`` and
+    ``in_all``: see :class:`ProbeInfo`."""
 
     def deco(fn):
-        PROBES.add(name, ProbeInfo(name, fn, needs_models, variants))
+        PROBES.add(name, ProbeInfo(name, fn, needs_models, variants, in_all))
         return fn
 
     return deco
@@ -66,9 +70,12 @@ def get_probe(name: str) -> ProbeInfo:
 
 
 def select(names: tuple[str, ...] | list[str]) -> list[ProbeInfo]:
-    """Expand ``all`` and validate names, keeping the registry's order."""
+    """Expand ``all`` (every probe but the opt-in ones, which are added when named) and validate
+    names, keeping the registry's order."""
     registered = PROBES.names()
-    wanted = registered if "all" in names else list(names)
+    wanted = list(names)
+    if "all" in names:
+        wanted = [n for n in registered if PROBES.get(n).in_all or n in names]
     for n in wanted:
         get_probe(n)
     return [PROBES.get(n) for n in registered if n in wanted]
