@@ -139,47 +139,67 @@ def auroc(q, y) -> np.ndarray:
     return _ratio(u, n_pos * n_neg)
 
 
+_LAYOUT = {  # the per-sample sums each statistic reads: n, Σq, Σy, Σ(q − y)², then per bin count, Σq, Σy
+    "ece": ("n", "conf", "acc"), "reliability": ("n", "count", "conf", "acc"),
+    "resolution": ("n", "ys", "count", "acc"), "brier": ("n", "sq"), "mean_confidence": ("n", "qs"),
+    "overconfidence": ("n", "qs", "ys"),
+}
+
+
 class BinSums:
     """A calibration statistic that is a function of per-bin sums, with equal-width bins.
 
     Each sample's bin depends only on its own confidence, so every such statistic is a function
     of sums over samples: count, confidence and correctness per bin, plus N, Σq, Σy, Σ(q − y)².
-    :func:`offtarget.stats.permutation_test` uses :meth:`unit_sums` and :meth:`from_sums` to
-    compute all relabellings of a comparison as one matrix product instead of re-binning each.
+    :func:`offtarget.stats.permutation_test` and :func:`offtarget.stats.bootstrap` use
+    :meth:`unit_sums` and :meth:`from_sums` to compute all relabellings or resamples of a
+    comparison as one matrix product instead of re-binning each; only the sums a statistic
+    reads are formed.
     """
 
     def __init__(self, name: str, n_bins: int, fn):
         self.name, self.n_bins, self.fn = name, n_bins, fn
+        widths = {"count": n_bins, "conf": n_bins, "acc": n_bins}
+        self._at, k = {}, 0
+        for part in _LAYOUT[name]:
+            w = widths.get(part, 1)
+            self._at[part] = slice(k, k + w)
+            k += w
 
     def __call__(self, q, y) -> np.ndarray:
         return self.fn(q, y, self.n_bins, "uniform") if self.name in _BINNED else self.fn(q, y)
 
     def unit_sums(self, q, y) -> np.ndarray:
-        """(samples, 4 + 3·bins): each sample's contribution to the sums."""
+        """(samples, columns): each sample's contribution to the sums this statistic reads."""
         q0, y0, valid, _ = _pool(q.reshape(1, -1), y.reshape(1, -1))
         q0, y0, w = q0[0], y0[0], valid[0].astype(float)
-        ids = _bin_ids(q0, valid[0], self.n_bins, "uniform")
         onehot = np.zeros((q0.size, self.n_bins))
-        onehot[np.arange(q0.size), ids] = w
-        return np.column_stack([w, q0 * w, y0 * w, (q0 - y0) ** 2 * w,
-                                onehot, onehot * q0[:, None], onehot * y0[:, None]])
+        if {"count", "conf", "acc"} & set(_LAYOUT[self.name]):
+            onehot[np.arange(q0.size), _bin_ids(q0, valid[0], self.n_bins, "uniform")] = w
+        column = {"n": w[:, None], "qs": (q0 * w)[:, None], "ys": (y0 * w)[:, None],
+                  "sq": ((q0 - y0) ** 2 * w)[:, None], "count": onehot}
+        cols = [column[p] if p in column else onehot * (q0 if p == "conf" else y0)[:, None]
+                for p in _LAYOUT[self.name]]
+        return np.hstack(cols)
 
     def from_sums(self, s: np.ndarray) -> np.ndarray:
-        k = self.n_bins
-        n, qs, ys, sq = s[:, 0], s[:, 1], s[:, 2], s[:, 3]
-        count, conf, acc = s[:, 4:4 + k], s[:, 4 + k:4 + 2 * k], s[:, 4 + 2 * k:4 + 3 * k]
+        at = self._at
+        n = s[:, at["n"]][:, 0]
         if self.name == "ece":
-            return _ratio(np.abs(acc - conf).sum(1), n)
+            return _ratio(np.abs(s[:, at["acc"]] - s[:, at["conf"]]).sum(1), n)
         if self.name == "reliability":
-            return _ratio(np.where(count > 0, _ratio((conf - acc) ** 2, count), 0.0).sum(1), n)
+            count = s[:, at["count"]]
+            gap = _ratio((s[:, at["conf"]] - s[:, at["acc"]]) ** 2, count)
+            return _ratio(np.where(count > 0, gap, 0.0).sum(1), n)
         if self.name == "resolution":
-            spread = count * (_ratio(acc, count) - _ratio(ys, n)[:, None]) ** 2
+            count = s[:, at["count"]]
+            spread = count * (_ratio(s[:, at["acc"]], count) - _ratio(s[:, at["ys"]][:, 0], n)[:, None]) ** 2
             return _ratio(np.where(count > 0, spread, 0.0).sum(1), n)
         if self.name == "brier":
-            return _ratio(sq, n)
+            return _ratio(s[:, at["sq"]][:, 0], n)
         if self.name == "mean_confidence":
-            return _ratio(qs, n)
-        return _ratio(qs - ys, n)  # overconfidence
+            return _ratio(s[:, at["qs"]][:, 0], n)
+        return _ratio(s[:, at["qs"]][:, 0] - s[:, at["ys"]][:, 0], n)  # overconfidence
 
 
 _BINNED = ("ece", "reliability", "resolution")
@@ -189,6 +209,143 @@ def coverage(q, eligible) -> np.ndarray:
     q = q.reshape(q.shape[0], -1)
     e = eligible.reshape(eligible.shape[0], -1)
     return _ratio((np.isfinite(q) & (e > 0)).sum(1), e.sum(1))
+
+
+class Coverage:
+    """:func:`coverage` as a function of two per-sample sums (eligible, eligible with a confidence)."""
+
+    def __call__(self, q, eligible) -> np.ndarray:
+        return coverage(q, eligible)
+
+    @staticmethod
+    def unit_sums(q, eligible) -> np.ndarray:
+        q, e = q.reshape(-1), eligible.reshape(-1).astype(float)
+        return np.column_stack([e, (np.isfinite(q) & (e > 0)).astype(float)])
+
+    @staticmethod
+    def from_sums(s: np.ndarray) -> np.ndarray:
+        return _ratio(s[:, 1], s[:, 0])
+
+
+_FEW_VALUES = 64
+"""With at most this many distinct confidences (a stated grid), AUROC is computed from
+per-value histograms of correct and wrong answers, an additive statistic."""
+
+
+class BatchedAuroc:
+    """:func:`auroc` with relabellings and bootstrap resamples computed without re-ranking.
+
+    The pooled samples of both checkpoints are sorted by confidence once. A relabelling (or a
+    resample) only changes which samples belong to a checkpoint (or how often), so the
+    Mann-Whitney count of each is a cumulative sum of wrong answers' weights along that fixed
+    order, read at every correct answer's tie group (below it, and within its ties for the ½):
+    integer arithmetic, the same value as ranking each data set afresh. With few distinct
+    confidences the per-value histograms are additive sums instead
+    (:class:`offtarget.stats.permutation.SumsRelabelling`).
+    """
+
+    def __call__(self, q, y) -> np.ndarray:
+        return auroc(q, y)
+
+    def relabelling(self, ref, tuned, unit: str):
+        from offtarget.stats.permutation import SumsRelabelling, coin_flips
+
+        (q_r, y_r), (q_t, y_t) = ref, tuned
+        n_problems = q_r.shape[0]
+        per_unit = q_r[0].size if unit == "problem" else 1
+        q = np.concatenate([q_r.reshape(-1), q_t.reshape(-1)])
+        y = np.concatenate([y_r.reshape(-1), y_t.reshape(-1)])
+        values = np.unique(q[np.isfinite(q)])
+        if values.size <= _FEW_VALUES:
+            c_ref, c_tun = (_histograms(a.reshape(-1), b.reshape(-1), values) for a, b in ((q_r, y_r), (q_t, y_t)))
+            if unit == "problem":
+                c_ref, c_tun = (c.reshape(n_problems, -1, c.shape[1]).sum(1) for c in (c_ref, c_tun))
+            return SumsRelabelling(_auroc_from_histograms, c_ref, c_tun)
+        n_entries = q_r.size
+        keep = np.flatnonzero(np.isfinite(q))
+        unit_of = (keep % n_entries) // per_unit
+        from_tuned = keep >= n_entries
+        order, pos, gs, ge = _ranked(q[keep], y[keep])
+        unit_of, from_tuned = unit_of[order], from_tuned[order]
+        n_units = n_entries // per_unit
+
+        def draw(rng, b):
+            out = np.empty(b)
+            step = max(1, (1 << 19) // max(1, keep.size))
+            for s in range(0, b, step):
+                m = coin_flips(rng, min(step, b - s), n_units)
+                a = np.bitwise_xor(m[:, unit_of], from_tuned).view(np.uint8)  # in the relabelled tuned checkpoint
+                tuned_auc, ref_auc = _rank_auroc(a, pos, gs, ge, both=True)
+                out[s : s + m.shape[0]] = tuned_auc - ref_auc
+            return out
+
+        return draw
+
+    def weighted(self, arrays, weights: np.ndarray) -> np.ndarray:
+        """AUROC on each bootstrap resample, given as problem multiplicities (resamples, problems)."""
+        q, y = arrays
+        n_problems = q.shape[0]
+        flat_q = q.reshape(-1)
+        keep = np.flatnonzero(np.isfinite(flat_q))
+        problem_of = keep // (flat_q.size // n_problems)
+        order, pos, gs, ge = _ranked(flat_q[keep], y.reshape(-1)[keep])
+        w = weights.astype(np.int32)[:, problem_of[order]]
+        return _rank_auroc(w, pos, gs, ge)
+
+
+def _histograms(q: np.ndarray, y: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(samples, 2·values): one-hot of each counted sample's confidence, correct then wrong."""
+    out = np.zeros((q.size, 2 * values.size))
+    ok = np.flatnonzero(np.isfinite(q))
+    col = np.searchsorted(values, q[ok]) + values.size * (y[ok] != 1)
+    out[ok, col] = 1.0
+    return out
+
+
+def _auroc_from_histograms(s: np.ndarray) -> np.ndarray:
+    k = s.shape[1] // 2
+    pos, neg = s[:, :k], s[:, k:]
+    twice_u = (pos * (2 * np.cumsum(neg, axis=1) - neg)).sum(1)
+    return _ratio(twice_u / 2, pos.sum(1) * neg.sum(1))
+
+
+def _ranked(q: np.ndarray, y: np.ndarray):
+    """Sort order, correct flags in that order, and each correct sample's tie group [start, end)."""
+    order = np.argsort(q, kind="stable")
+    sq = q[order]
+    pos = y[order] == 1
+    new = np.concatenate([[True], sq[1:] != sq[:-1]])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], sq.size)
+    group = np.cumsum(new) - 1
+    return order, pos, starts[group][pos], ends[group][pos]
+
+
+def _rank_auroc(a: np.ndarray, pos: np.ndarray, gs: np.ndarray, ge: np.ndarray, both: bool = False):
+    """AUROC per row of integer weights ``a`` (rows × samples in confidence order): twice the
+    Mann-Whitney count is Σ over correct samples of weight × (wrong below + wrong up to its ties' end).
+
+    ``both``: ``a`` is 0/1 membership, and the AUROC of the complement (1 − a) comes too, from
+    the same cumulative sums: the complement's counts are the totals minus these.
+    """
+    wrong = np.where(pos, 0, a)
+    cum = np.zeros((a.shape[0], a.shape[1] + 1), dtype=np.int32)
+    np.cumsum(wrong, axis=1, dtype=np.int32, out=cum[:, 1:])
+    right = a[:, pos]
+    score = cum[:, gs] + cum[:, ge]
+    twice_u = (right * score).sum(1, dtype=np.int64)
+    n_pos = right.sum(1, dtype=np.int64)
+    n_neg = cum[:, -1].astype(np.int64)
+    auc = _ratio(twice_u / 2, (n_pos * n_neg).astype(float))
+    if not both:
+        return auc
+    total_neg = int((~pos).sum())
+    cum_all = np.concatenate([[0], np.cumsum(~pos)])
+    score_all = (cum_all[gs] + cum_all[ge]).astype(np.int64)
+    # Σ (1 − r)(S_all − S) = ΣS_all − r·S_all − ΣS + Σ r S
+    twice_u_c = score_all.sum() - right @ score_all - score.sum(1, dtype=np.int64) + twice_u
+    n_pos_c, n_neg_c = pos.sum() - n_pos, total_neg - n_neg
+    return auc, _ratio(twice_u_c / 2, (n_pos_c * n_neg_c).astype(float))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,12 +443,12 @@ def specs(kind: str, n_bins: int = 10, strategy: str = "uniform") -> list[Metric
         spec("brier", "Brier score", False, summed("brier", brier)),
         spec("reliability", f"Murphy reliability, {binning}", False, summed("reliability", murphy_reliability)),
         spec("resolution", f"Murphy resolution, {binning}", None, summed("resolution", murphy_resolution)),
-        spec("auroc", "AUROC of confidence for correctness", True, auroc),
+        spec("auroc", "AUROC of confidence for correctness", True, BatchedAuroc()),
         spec("mean_confidence", "mean confidence of answered samples", None,
              summed("mean_confidence", mean_confidence)),
         spec("overconfidence", "mean confidence minus accuracy", None, summed("overconfidence", overconfidence)),
         spec("confidence_coverage", "share of non-abstained samples with a confidence",
-             True if kind == "verbalized" else None, coverage,
+             True if kind == "verbalized" else None, Coverage(),
              extract=lambda ev: (_confidence(ev, kind), 1.0 - ev.abstained)),
     ]
 
