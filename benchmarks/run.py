@@ -11,6 +11,8 @@ scoring     teacher-forced log-probs and exact KL, tokens/s, vs generation token
 cache       re-run of a finished audit as a fraction of the first run
 monitor     ``offtarget train grpo`` with the side-effect monitor at its default interval vs off
 scaling     audit time and peak memory over problems × samples spanning 16x; linear fit
+stats       probe + self-check stage vs sampling stage of a demo-size audit; the batched statistics
+            vs their previous implementation on the same stored generations
 ==========  ==================================================================================
 
 The process holds the CPU lock (``--lock``, default ``/tmp/offtarget-cpu.lock``) for the whole
@@ -44,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python benchmarks/run.py` puts benchmarks/, not the repo root, on the path
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import cache, monitor, sampling, scaling, scoring
+from benchmarks import cache, monitor, sampling, scaling, scoring, stats
 from benchmarks.harness import (
     DEFAULT_LOCK,
     SCHEMA_VERSION,
@@ -56,7 +58,7 @@ from benchmarks.harness import (
     wait_for_quiet,
 )
 
-BENCHMARKS = ("sampling", "scoring", "cache", "monitor", "scaling")
+BENCHMARKS = ("sampling", "scoring", "cache", "monitor", "scaling", "stats")
 README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 
@@ -68,6 +70,7 @@ def configs(preset: str) -> dict:
         "cache": cache.CacheBenchConfig(),
         "monitor": monitor.MonitorBenchConfig(),
         "scaling": scaling.ScalingBenchConfig(),
+        "stats": stats.StatsBenchConfig(),
     }
     if preset == "full":
         return full
@@ -78,6 +81,7 @@ def configs(preset: str) -> dict:
             "cache": replace(full["cache"], problems=40, samples=8),
             "monitor": full["monitor"],
             "scaling": replace(full["scaling"], points=[(8, 2), (16, 2), (16, 4), (32, 8)]),
+            "stats": replace(full["stats"], problems=50, samples=8),
         }
     if preset == "smoke":
         tiny_grpo = ["--prompts-per-step", "2", "--num-generations", "2", "--monitor-problems", "4",
@@ -89,6 +93,7 @@ def configs(preset: str) -> dict:
             "cache": replace(full["cache"], problems=4, samples=2, bootstrap=20),
             "monitor": replace(full["monitor"], steps=2, train_problems=8, extra_args=tiny_grpo),
             "scaling": replace(full["scaling"], points=[(2, 1), (4, 1), (4, 2), (8, 4)], bootstrap=20),
+            "stats": replace(full["stats"], models=dict(stats.LAB), problems=4, samples=2, bootstrap=20),
         }
     raise ValueError(f"unknown preset {preset!r}")
 
@@ -117,7 +122,8 @@ def run_benchmarks(names: list[str], preset: str, repeats: int, threads: int, wo
     cfgs = configs(preset)
     if lm_eval_python:
         cfgs["sampling"] = replace(cfgs["sampling"], lm_eval_python=lm_eval_python)
-    modules = {"sampling": sampling, "scoring": scoring, "cache": cache, "monitor": monitor, "scaling": scaling}
+    modules = {"sampling": sampling, "scoring": scoring, "cache": cache, "monitor": monitor, "scaling": scaling,
+               "stats": stats}
     results = []
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
