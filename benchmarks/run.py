@@ -93,7 +93,7 @@ def configs(preset: str) -> dict:
             "cache": replace(full["cache"], problems=4, samples=2, bootstrap=20),
             "monitor": replace(full["monitor"], steps=2, train_problems=8, extra_args=tiny_grpo),
             "scaling": replace(full["scaling"], points=[(2, 1), (4, 1), (4, 2), (8, 4)], bootstrap=20),
-            "stats": replace(full["stats"], models=dict(stats.LAB), problems=4, samples=2, bootstrap=20),
+            "stats": replace(full["stats"], models=dict(stats.LAB), problems=6, samples=2, bootstrap=20),
         }
     raise ValueError(f"unknown preset {preset!r}")
 

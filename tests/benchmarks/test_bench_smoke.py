@@ -67,3 +67,14 @@ def test_subprocess_benchmarks_smoke(tmp_path):
     points = data["benchmarks"]["scaling"]["measurements"]["points"]
     assert [p["size"] for p in points] == sorted(p["size"] for p in points) and len(points) == 4
     assert all(p["peak_rss_mib_median"] > 0 for p in points)
+
+
+def test_stats_benchmark_smoke(tmp_path):
+    data = _smoke(tmp_path, "stats")
+    stats = data["benchmarks"]["stats"]
+    assert {r["name"] for r in stats["ratios"]} == {"probes/sampling", "old/new"}
+    m = stats["measurements"]
+    assert m["costs"]["sampling_seconds"] > 0 and m["probe_stage_seconds"] > 0
+    # both implementations compared every calibration comparison; bootstrap intervals are the same numbers
+    assert m["p_agreement"]["comparisons"] > 0
+    assert m["p_agreement"]["same_interval"] == m["p_agreement"]["comparisons"]

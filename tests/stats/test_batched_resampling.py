@@ -92,6 +92,24 @@ def test_mean_and_coverage_match_exact_enumeration():
     assert within_mc(r.p_value, exact)
 
 
+def test_an_additive_f1_matches_exact_enumeration_and_its_gathered_bootstrap():
+    from offtarget.stats import Additive
+    from offtarget.stats.additive import ratio
+
+    f1 = Additive(lambda a, s: (a * s, a * (1 - s), (1 - a) * s),
+                  lambda t: ratio(2 * t[:, 0], 2 * t[:, 0] + t[:, 1] + t[:, 2]))
+    rng = np.random.default_rng(12)
+    should = np.repeat((rng.random(3) < 0.5).astype(float)[:, None], 4, axis=1)
+    ref, tuned = (rng.random((3, 4)) < 0.3).astype(float), (rng.random((3, 4)) < 0.7).astype(float)
+    exact = exact_p(f1, [ref, should], [tuned, should])
+    r = permutation_test((ref, should), (tuned, should), f1, vectorized=True, seed=2, n_permutations=DRAWS,
+                         stop_after_hits=None)
+    assert within_mc(r.p_value, exact)
+    draws = draw_problems(3, 200, seed=1)
+    np.testing.assert_allclose(replicates(f1, [ref, should], ProblemLayout(3), draws, vectorized=True),
+                               f1(ref[draws], should[draws]), rtol=1e-12)
+
+
 def test_sums_relabelling_is_the_statistic_on_the_relabelled_data():
     # a fixed relabelling through the sums equals re-binning the relabelled arrays
     (q_r, y_r), (q_t, y_t) = continuous_arms(np.random.default_rng(2), problems=6, samples=5)

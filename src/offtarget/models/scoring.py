@@ -43,9 +43,8 @@ from offtarget.models.sampling import render_prompt
 class ScoringConfig:
     """How teacher-forced scoring batches its forward passes."""
 
-    batch_sequences: int = 256
-    """Most sequences per forward pass (the audit's generation batch: on small models the cost of
-    a forward pass is mostly per call, so scoring should batch at least as wide as sampling)."""
+    batch_sequences: int = 32
+    """Most sequences per forward pass."""
     max_logits: int = 1 << 26
     """Most logit entries (rows × kept positions × vocab) per forward and per float32 chunk:
     2**26 is 256 MiB in float32, per model. A single longer sequence still runs alone."""

@@ -46,6 +46,15 @@ reached |T|, p = min(floor, bound) is still valid (for t below the floor, {p ≤
 exact p is ≤ t; at or above it the event is unchanged), so a large accuracy change gets the
 tiny p it deserves for free. This bound is not an approximation and needs no normality.
 
+Batched relabellings. The masks are fair coins drawn eight to a random byte. The mean, and any
+statistic of additive per-sample sums (``unit_sums``/``from_sums``, e.g.
+:class:`offtarget.stats.Additive`, the calibration probe's binned statistics), is relabelled
+through those sums (:class:`SumsRelabelling`): a batch of relabellings is one matrix product, and
+units with identical contributions are drawn as one binomial count, so 0/1 outcomes or
+confidences on a grid cost the same for 100 samples or 100 000. A statistic may also supply its
+own batched relabelling (``relabelling(ref, tuned, unit)``, e.g. AUROC by cumulative sums along
+one sort); anything else is recomputed on each relabelled data set.
+
 Too small to test. :attr:`PermutationTest.p_floor` is the smallest p the design can give at
 all (2 / 2^units, the two most extreme relabellings): a group whose floor is not below the
 level it must pass is reported as too small to test rather than tested
