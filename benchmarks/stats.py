@@ -53,11 +53,13 @@ def _models(cfg: StatsBenchConfig) -> dict:
 
 def _evaluate_calibration(ctx, legacy: bool):
     """The calibration probe's evaluate() call, with the current or the previous statistics."""
-    import offtarget.stats.bootstrap as boot
+    import importlib
+
     from benchmarks import legacy_stats
     from offtarget.probes import base
     from offtarget.probes import calibration as cal
 
+    boot = importlib.import_module("offtarget.stats.bootstrap")  # the package's `bootstrap` is the function
     specs = [s for k in ("verbalized", "likelihood") for s in cal.specs(k, ctx.cfg.calibration_bins)]
     if not legacy:
         return base.evaluate("calibration", specs, ctx.evidences, ctx.reference, ctx.cfg.bootstrap, ctx.cfg.seed)
