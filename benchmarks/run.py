@@ -13,6 +13,8 @@ monitor     ``offtarget train grpo`` with the side-effect monitor at its default
 scaling     audit time and peak memory over problems × samples spanning 16x; linear fit
 real_model  HF engine tokens/s on SmolLM2-135M-Instruct beside the toy model's (skipped when the
             real model is not fetched: ``offtarget models get smollm2-135m-instruct``)
+stats       probe + self-check stage vs sampling stage of a demo-size audit; the batched statistics
+            vs their previous implementation on the same stored generations
 ==========  ==================================================================================
 
 The process holds the CPU lock (``--lock``, default ``/tmp/offtarget-cpu.lock``) for the whole
@@ -46,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python benchmarks/run.py` puts benchmarks/, not the repo root, on the path
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import cache, monitor, real_model, sampling, scaling, scoring
+from benchmarks import cache, monitor, real_model, sampling, scaling, scoring, stats
 from benchmarks.harness import (
     DEFAULT_LOCK,
     SCHEMA_VERSION,
@@ -58,7 +60,7 @@ from benchmarks.harness import (
     wait_for_quiet,
 )
 
-BENCHMARKS = ("sampling", "scoring", "cache", "monitor", "scaling", "real_model")
+BENCHMARKS = ("sampling", "scoring", "cache", "monitor", "scaling", "stats", "real_model")
 README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 
@@ -71,6 +73,7 @@ def configs(preset: str) -> dict:
         "monitor": monitor.MonitorBenchConfig(),
         "scaling": scaling.ScalingBenchConfig(),
         "real_model": real_model.RealModelBenchConfig(),
+        "stats": stats.StatsBenchConfig(),
     }
     if preset == "full":
         return full
@@ -82,6 +85,7 @@ def configs(preset: str) -> dict:
             "monitor": full["monitor"],
             "scaling": replace(full["scaling"], points=[(8, 2), (16, 2), (16, 4), (32, 8)]),
             "real_model": replace(full["real_model"], problems=8),
+            "stats": replace(full["stats"], problems=50, samples=8),
         }
     if preset == "smoke":
         tiny_grpo = ["--prompts-per-step", "2", "--num-generations", "2", "--monitor-problems", "4",
@@ -94,6 +98,7 @@ def configs(preset: str) -> dict:
             "monitor": replace(full["monitor"], steps=2, train_problems=8, extra_args=tiny_grpo),
             "scaling": replace(full["scaling"], points=[(2, 1), (4, 1), (4, 2), (8, 4)], bootstrap=20),
             "real_model": replace(full["real_model"], problems=2, samples=2, max_new_tokens=4),
+            "stats": replace(full["stats"], models=dict(stats.LAB), problems=6, samples=2, bootstrap=20),
         }
     raise ValueError(f"unknown preset {preset!r}")
 
@@ -123,7 +128,7 @@ def run_benchmarks(names: list[str], preset: str, repeats: int, threads: int, wo
     if lm_eval_python:
         cfgs["sampling"] = replace(cfgs["sampling"], lm_eval_python=lm_eval_python)
     modules = {"sampling": sampling, "scoring": scoring, "cache": cache, "monitor": monitor, "scaling": scaling,
-               "real_model": real_model}
+               "stats": stats, "real_model": real_model}
     results = []
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)

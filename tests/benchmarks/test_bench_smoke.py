@@ -84,3 +84,12 @@ def test_real_model_benchmark_runs_or_says_how_to_fetch_the_model(tmp_path):
     assert rates["real"] > 0 and rates["toy"] > 0
     (ratio,) = b["ratios"]
     assert ratio["name"] == "real/toy" and math.isclose(ratio["median"], ratio["values"][0])
+def test_stats_benchmark_smoke(tmp_path):
+    data = _smoke(tmp_path, "stats")
+    stats = data["benchmarks"]["stats"]
+    assert {r["name"] for r in stats["ratios"]} == {"probes/sampling", "old/new"}
+    m = stats["measurements"]
+    assert m["costs"]["sampling_seconds"] > 0 and m["probe_stage_seconds"] > 0
+    # both implementations compared every calibration comparison; bootstrap intervals are the same numbers
+    assert m["p_agreement"]["comparisons"] > 0
+    assert m["p_agreement"]["same_interval"] == m["p_agreement"]["comparisons"]

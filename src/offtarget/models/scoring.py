@@ -159,7 +159,8 @@ def _score(
     seqs, models: list, vocab: int, cfg: ScoringConfig, pad_id: int,
     per_chunk: Callable[[list[torch.Tensor], torch.Tensor], torch.Tensor],
 ) -> list[torch.Tensor]:
-    """Run ``models`` over every batch; ``per_chunk(logps, targets)`` gives one value per token."""
+    """Run ``models`` over every batch; ``per_chunk(logits, targets)`` gives one value per token
+    from float32 logits (each normalises only what it needs)."""
     if cfg.padding_side not in ("left", "right"):
         raise OfftargetError(f"padding_side {cfg.padding_side!r}: choose left or right")
     out: list[torch.Tensor] = [torch.zeros(0) for _ in seqs]
@@ -170,8 +171,7 @@ def _score(
         logits = [_completion_logits(m, b).to(device) for m in models]
         vals = []
         for s in range(0, b.targets.numel(), chunk):
-            logps = [torch.log_softmax(x[s : s + chunk].float(), dim=-1) for x in logits]
-            vals.append(per_chunk(logps, b.targets[s : s + chunk]))
+            vals.append(per_chunk([x[s : s + chunk].float() for x in logits], b.targets[s : s + chunk]))
         flat = torch.cat(vals).cpu()
         for i, piece in zip(idx, flat.split(b.lengths)):
             out[i] = piece
@@ -203,8 +203,9 @@ def completion_logprobs(
     """log p(c_t | prompt, c_<t) for every completion token: one float32 CPU tensor per sequence."""
     seqs = _encode(ckpt.tokenizer, prompts, completions, chat_template)
 
-    def gather(logps, targets):
-        return logps[0].gather(1, targets[:, None]).squeeze(1)
+    def gather(logits, targets):  # log p(target) = logit − logsumexp: no full log-softmax written out
+        x = logits[0]
+        return x.gather(1, targets[:, None]).squeeze(1) - torch.logsumexp(x, dim=-1)
 
     return _score(seqs, [ckpt.model], _vocab(ckpt), cfg, _pad_id(ckpt.tokenizer), gather)
 
@@ -239,7 +240,7 @@ def forward_kl(
         )
     seqs = _encode(reference.tokenizer, prompts, completions, chat_template)
 
-    def kl(logps, _targets):
-        return kl_rows(logps[0], logps[1])
+    def kl(logits, _targets):
+        return kl_rows(torch.log_softmax(logits[0], dim=-1), torch.log_softmax(logits[1], dim=-1))
 
     return _score(seqs, [reference.model, tuned.model], v_ref, cfg, _pad_id(reference.tokenizer), kl)

@@ -63,62 +63,13 @@ from offtarget.metrics.calibration import (
     murphy_resolution,
     overconfidence,
 )
-from offtarget.metrics.calibration import bin_ids as _bin_ids
-from offtarget.metrics.calibration import pool as _pool
-from offtarget.metrics.definition import ratio as _ratio
+from offtarget.metrics.calibration_resampling import BatchedAuroc, BinSums, Coverage
 from offtarget.probes.base import MetricSpec, ProbeResult, drop_undefined, evaluate, groups, spec_of
 from offtarget.probes.registry import register_probe
 from offtarget.stats import reliability_diagram
 
 __all__ = ["KINDS", "BinSums", "auroc", "brier", "coverage", "ece", "likelihood_confidence", "mean_confidence",
            "murphy_reliability", "murphy_resolution", "overconfidence", "run", "specs"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Per-bin sums: the calibration statistics of offtarget.metrics.calibration in summed form
-
-
-class BinSums:
-    """A calibration statistic that is a function of per-bin sums, with equal-width bins.
-
-    Each sample's bin depends only on its own confidence, so every such statistic is a function
-    of sums over samples: count, confidence and correctness per bin, plus N, Σq, Σy, Σ(q − y)².
-    :func:`offtarget.stats.permutation_test` uses :meth:`unit_sums` and :meth:`from_sums` to
-    compute all relabellings of a comparison as one matrix product instead of re-binning each.
-    """
-
-    def __init__(self, name: str, n_bins: int, fn):
-        self.name, self.n_bins, self.fn = name, n_bins, fn
-
-    def __call__(self, q, y) -> np.ndarray:
-        return self.fn(q, y, self.n_bins, "uniform") if self.name in _BINNED else self.fn(q, y)
-
-    def unit_sums(self, q, y) -> np.ndarray:
-        """(samples, 4 + 3·bins): each sample's contribution to the sums."""
-        q0, y0, valid, _ = _pool(q.reshape(1, -1), y.reshape(1, -1))
-        q0, y0, w = q0[0], y0[0], valid[0].astype(float)
-        ids = _bin_ids(q0, valid[0], self.n_bins, "uniform")
-        onehot = np.zeros((q0.size, self.n_bins))
-        onehot[np.arange(q0.size), ids] = w
-        return np.column_stack([w, q0 * w, y0 * w, (q0 - y0) ** 2 * w,
-                                onehot, onehot * q0[:, None], onehot * y0[:, None]])
-
-    def from_sums(self, s: np.ndarray) -> np.ndarray:
-        k = self.n_bins
-        n, qs, ys, sq = s[:, 0], s[:, 1], s[:, 2], s[:, 3]
-        count, conf, acc = s[:, 4:4 + k], s[:, 4 + k:4 + 2 * k], s[:, 4 + 2 * k:4 + 3 * k]
-        if self.name == "ece":
-            return _ratio(np.abs(acc - conf).sum(1), n)
-        if self.name == "reliability":
-            return _ratio(np.where(count > 0, _ratio((conf - acc) ** 2, count), 0.0).sum(1), n)
-        if self.name == "resolution":
-            spread = count * (_ratio(acc, count) - _ratio(ys, n)[:, None]) ** 2
-            return _ratio(np.where(count > 0, spread, 0.0).sum(1), n)
-        if self.name == "brier":
-            return _ratio(sq, n)
-        if self.name == "mean_confidence":
-            return _ratio(qs, n)
-        return _ratio(qs - ys, n)  # overconfidence
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,10 +169,10 @@ def specs(kind: str, n_bins: int = 10, strategy: str = "uniform") -> list[Metric
         spec("brier", "Brier score", summed("brier", brier)),
         spec("reliability", f"Murphy reliability, {binning}", summed("reliability", murphy_reliability)),
         spec("resolution", f"Murphy resolution, {binning}", summed("resolution", murphy_resolution)),
-        spec("auroc", "AUROC of confidence for correctness", auroc),
+        spec("auroc", "AUROC of confidence for correctness", BatchedAuroc()),
         spec("mean_confidence", "mean confidence of answered samples", summed("mean_confidence", mean_confidence)),
         spec("overconfidence", "mean confidence minus accuracy", summed("overconfidence", overconfidence)),
-        spec("confidence_coverage", "share of non-abstained samples with a confidence", coverage,
+        spec("confidence_coverage", "share of non-abstained samples with a confidence", Coverage(),
              extract=lambda ev: (_confidence(ev, kind), 1.0 - ev.abstained)),
     ]
 

@@ -7,6 +7,7 @@ One concept per module:
 - ``bootstrap``   percentile bootstrap over problems (clustered) and the ``Estimate`` record
 - ``paired``      paired bootstrap and McNemar for tuned - reference, the ``PairedDiff`` record
 - ``permutation`` paired within-problem permutation test: the p-value behind every flag
+- ``additive``    statistics of additive per-sample sums, resampled as one matrix product
 - ``power``       minimum detectable effect of a comparison at the report's Holm level
 - ``multiple``    Holm correction and the gain / regression / none flag rule
 - ``diversity``   distinct-n, distinct answers, Shannon entropy
@@ -18,6 +19,7 @@ One concept per module:
     [(1.0, 'none')]
 """
 
+from offtarget.stats.additive import Additive
 from offtarget.stats.bootstrap import Estimate, bootstrap, bootstrap_mean
 from offtarget.stats.calibration import ReliabilityBin, reliability_diagram
 from offtarget.stats.diversity import distinct_answers, distinct_n, entropy, label_entropy
@@ -28,6 +30,7 @@ from offtarget.stats.permutation import PermutationTest, permutation_test, testa
 from offtarget.stats.power import minimum_detectable_effect
 
 __all__ = [
+    "Additive",
     "Estimate",
     "PairedDiff",
     "PermutationTest",

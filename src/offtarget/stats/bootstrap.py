@@ -175,6 +175,9 @@ def replicates(
     if vectorized:
         if layout.clustered:
             raise ValueError("vectorized=True needs one row per problem; drop clusters= or vectorized=")
+        weighted = _weighted_replicates(statistic, arrays, draws)
+        if weighted is not None:
+            return weighted
         per_resample = max(1, sum(a[:1].size for a in arrays) * draws.shape[1])
         step = max(1, _CHUNK_ELEMENTS // per_resample)
         for s in range(0, n_resamples, step):
@@ -191,6 +194,41 @@ def replicates(
         rows = layout.rows(draws[b])
         out[b] = _scalar(statistic(*[a[rows] for a in arrays]))
     return out
+
+
+def resample_counts(draws: np.ndarray, n_problems: int) -> np.ndarray:
+    """(resamples, problems): how many times each problem was drawn into each resample."""
+    b = draws.shape[0]
+    flat = (draws + n_problems * np.arange(b)[:, None]).reshape(-1)
+    return np.bincount(flat, minlength=b * n_problems).reshape(b, n_problems).astype(float)
+
+
+def _weighted_replicates(statistic, arrays: list[np.ndarray], draws: np.ndarray) -> np.ndarray | None:
+    """Replicates from problem multiplicities instead of gathered copies, when the statistic allows.
+
+    A resample is fully described by how often it holds each problem. The mean, and any
+    statistic of additive per-sample sums (``unit_sums``/``from_sums``, see
+    :class:`offtarget.stats.permutation.SumsRelabelling`), is then one matrix product of those
+    counts with per-problem sums; a statistic with ``weighted(arrays, counts)`` computes its own.
+    Same values as evaluating each gathered resample (up to the order of floating-point sums);
+    ``None`` when none of this applies.
+    """
+    n = arrays[0].shape[0]
+    if statistic is batched_mean and len(arrays) == 1 and np.all(np.isfinite(arrays[0])):
+        a = arrays[0].astype(float)
+        return resample_counts(draws, n) @ a.reshape(n, -1).sum(1) / a.size
+    if hasattr(statistic, "unit_sums") and hasattr(statistic, "from_sums"):
+        c = statistic.unit_sums(*arrays)
+        per_problem = c.reshape(n, -1, c.shape[-1]).sum(1)
+        return np.asarray(statistic.from_sums(resample_counts(draws, n) @ per_problem), dtype=float)
+    if hasattr(statistic, "weighted"):
+        counts = resample_counts(draws, n)
+        out = np.empty(draws.shape[0])
+        step = max(1, _CHUNK_ELEMENTS // max(1, 4 * sum(a.size for a in arrays)))
+        for s in range(0, draws.shape[0], step):
+            out[s : s + step] = statistic.weighted(arrays, counts[s : s + step])
+        return out
+    return None
 
 
 def percentile_interval(

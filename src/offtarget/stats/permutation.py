@@ -46,6 +46,15 @@ reached |T|, p = min(floor, bound) is still valid (for t below the floor, {p ≤
 exact p is ≤ t; at or above it the event is unchanged), so a large accuracy change gets the
 tiny p it deserves for free. This bound is not an approximation and needs no normality.
 
+Batched relabellings. The masks are fair coins drawn eight to a random byte. The mean, and any
+statistic of additive per-sample sums (``unit_sums``/``from_sums``, e.g.
+:class:`offtarget.stats.Additive`, the calibration probe's binned statistics), is relabelled
+through those sums (:class:`SumsRelabelling`): a batch of relabellings is one matrix product, and
+units with identical contributions are drawn as one binomial count, so 0/1 outcomes or
+confidences on a grid cost the same for 100 samples or 100 000. A statistic may also supply its
+own batched relabelling (``relabelling(ref, tuned, unit)``, e.g. AUROC by cumulative sums along
+one sort); anything else is recomputed on each relabelled data set.
+
 Too small to test. :attr:`PermutationTest.p_floor` is the smallest p the design can give at
 all (2 / 2^units, the two most extreme relabellings): a group whose floor is not below the
 level it must pass is reported as too small to test rather than tested
@@ -76,7 +85,7 @@ from offtarget.stats.bootstrap import batched_mean
 
 Unit = Literal["sample", "problem"]
 
-METHOD = "permutation-v2"
+METHOD = "permutation-v3"
 """Identifies how p-values are computed; part of the audit's probe-cache key, so results cached
 under another method are recomputed."""
 
@@ -93,6 +102,9 @@ EXACT_MAX_PROBLEMS = 10
 """Problem-level tests on at most this many problems enumerate all 2^problems relabellings."""
 _CHUNK_ELEMENTS = 1 << 22
 """Largest relabelled array materialised at once (~32 MB of float64)."""
+_GROUPED_BELOW = 4
+"""Sums relabelling draws binomial counts per distinct difference row when there are at most
+1/4 as many distinct rows as units (one binomial costs a few coin flips)."""
 _TIE_RTOL = 1e-9
 """|T*| within this relative distance of |T| counts as reaching it (floating-point ties)."""
 
@@ -159,26 +171,52 @@ def _relabelled(statistic, ref, tuned, masks: np.ndarray, vectorized: bool) -> n
     return out
 
 
-def _unit_differences(ref: list[np.ndarray], tuned: list[np.ndarray], unit: Unit) -> np.ndarray:
-    """D_u: the summed tuned − reference difference of each swap unit (flattened), for a mean."""
-    d = tuned[0] - ref[0]
-    keep = 1 if unit == "problem" else 2
-    return d.reshape(int(np.prod(d.shape[:keep])), -1).sum(1)
+def coin_flips(rng: np.random.Generator, b: int, n: int) -> np.ndarray:
+    """(b, n) independent fair coin flips as booleans, eight from each random byte (a uniform
+    float per flip costs about 60 times more to draw)."""
+    raw = np.frombuffer(rng.bytes((b * n + 7) // 8), dtype=np.uint8)
+    return np.unpackbits(raw, count=b * n).reshape(b, n).view(bool)
 
 
-def _relabelled_mean(d_units: np.ndarray, n: int, masks: np.ndarray) -> np.ndarray:
-    """T* of the mean as a matrix product: swapping unit u flips the sign of D_u, so
-    T* = (Σ_u D_u − 2 Σ_u m_u D_u) / N for each mask row m."""
-    flat = masks.reshape(masks.shape[0], -1)
-    return (d_units.sum() - 2.0 * (flat @ d_units)) / n
+class SumsRelabelling:
+    """T* for many relabellings at once when the statistic is a function of additive sums.
+
+    With ``c_ref`` and ``c_tun`` each unit's contribution to the sums (units × K), swapping the
+    set of units m moves Δ_m = Σ_{u∈m} (c_ref,u − c_tun,u) from one checkpoint to the other, so
+    T* = f(S_tun + Δ_m) − f(S_ref − Δ_m): one matrix product for a batch of relabellings.
+    Units whose two rows are equal change nothing and are dropped. Units with the same
+    difference row are interchangeable: the number of them swapped is Binomial(n_g, ½), so when
+    the rows take few distinct values (0/1 outcomes, confidences on a grid) the batch draws one
+    binomial count per distinct row instead of one coin per unit. Same distribution of T*,
+    exactly; the cost no longer grows with the number of samples.
+    """
+
+    def __init__(self, from_sums: Callable[[np.ndarray], np.ndarray], c_ref: np.ndarray, c_tun: np.ndarray):
+        self.from_sums = from_sums
+        self.s_ref, self.s_tun = c_ref.sum(0), c_tun.sum(0)
+        delta = c_ref - c_tun
+        delta = delta[np.any(delta != 0, axis=1)]
+        rows, counts = np.unique(delta, axis=0, return_counts=True) if len(delta) else (delta, None)
+        grouped = rows.shape[0] * _GROUPED_BELOW <= delta.shape[0]
+        self.rows = rows if grouped else delta
+        self.counts = counts if grouped else None
+
+    def __call__(self, rng: np.random.Generator, b: int) -> np.ndarray:
+        g, k = self.rows.shape
+        shift = np.zeros((b, k))
+        if g and self.counts is not None:
+            shift = rng.binomial(self.counts, 0.5, size=(b, g)).astype(float) @ self.rows
+        elif g:
+            step = max(1, _CHUNK_ELEMENTS // (4 * g))
+            for s in range(0, b, step):
+                n = min(step, b - s)
+                shift[s : s + n] = coin_flips(rng, n, g).astype(float) @ self.rows
+        return self.from_sums(self.s_tun + shift) - self.from_sums(self.s_ref - shift)
 
 
-def _relabelled_sums(from_sums, c_ref: np.ndarray, c_tun: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """T* of a statistic of per-sample sums: swapping unit u moves its contribution between the
-    checkpoints, so both relabelled sums are the observed ones plus one matrix product."""
-    flat = masks.reshape(masks.shape[0], -1).astype(float)
-    delta = flat @ (c_ref - c_tun)
-    return from_sums(c_tun.sum(0) + delta) - from_sums(c_ref.sum(0) - delta)
+def _per_unit(c: np.ndarray, n_problems: int, unit: Unit) -> np.ndarray:
+    """Rows of per-entry sums (problem-major) summed to the swap unit: a problem or a sample."""
+    return c.reshape(n_problems, -1, c.shape[-1]).sum(1) if unit == "problem" else c
 
 
 def _count(t_star: np.ndarray, t: float) -> tuple[int, int]:
@@ -194,20 +232,20 @@ def _exceeds(t_star: np.ndarray, t: float) -> np.ndarray:
     return np.abs(t_star) >= abs(t) * (1 - _TIE_RTOL) - 1e-15
 
 
-def _stage(relabel, rng, budget: int, shape: tuple, t: float, hits_to_stop: int | None):
+def _stage(draw, rng, budget: int, t: float, hits_to_stop: int | None):
     """One Monte Carlo stage of at most ``budget`` relabellings, drawn in growing chunks.
 
-    Sequential stopping (Besag & Clifford 1991, "Sequential Monte Carlo p-values"): once
-    ``hits_to_stop`` relabellings have reached |T| after L finite ones, p = h / L is a valid
-    p-value and further draws could only refine a p that is already far from any decision
-    (p ≥ h / budget). Otherwise all ``budget`` are drawn and p = (1 + hits) / (1 + finite).
-    Returns (p, hits, finite, dropped).
+    ``draw(rng, b)`` returns T* on b fresh random relabellings. Sequential stopping (Besag &
+    Clifford 1991, "Sequential Monte Carlo p-values"): once ``hits_to_stop`` relabellings have
+    reached |T| after L finite ones, p = h / L is a valid p-value and further draws could only
+    refine a p that is already far from any decision (p ≥ h / budget). Otherwise all ``budget``
+    are drawn and p = (1 + hits) / (1 + finite). Returns (p, hits, finite, dropped).
     """
     hits = ok = drawn = 0
     chunk = 64 if hits_to_stop else budget
     while drawn < budget:
         b = min(chunk, budget - drawn)
-        t_star = relabel(rng.random((b, *shape)) < 0.5)
+        t_star = draw(rng, b)
         drawn += b
         exceed = _exceeds(t_star, t)
         if hits_to_stop and hits + int(exceed.sum()) >= hits_to_stop:
@@ -281,21 +319,11 @@ def permutation_test(
         p = hits / ok if ok else math.nan
         return _result(p, t, ok, unit, True, floor, masks.shape[0] - ok)
     rng = np.random.default_rng([seed, 0x5eed])
-    if is_mean:
-        d_units, n_entries = _unit_differences(ref, tun, unit), ref[0].size
-        def relabel(masks):
-            return _relabelled_mean(d_units, n_entries, masks)
-    elif unit == "sample" and hasattr(statistic, "unit_sums"):
-        c_ref, c_tun = statistic.unit_sums(*ref), statistic.unit_sums(*tun)
-        def relabel(masks):
-            return _relabelled_sums(statistic.from_sums, c_ref, c_tun, masks)
-    else:
-        def relabel(masks):
-            return _relabelled(statistic, ref, tun, masks, vectorized)
+    draw = _relabelling(statistic, ref, tun, unit, vectorized, is_mean, shape)
     stages = [n_permutations] if n_permutations else [STAGE1, STAGE2]
     p, ok, hits, dropped = math.nan, 0, 0, 0
     for i, b in enumerate(stages):
-        p, hits, ok, dropped = _stage(relabel, rng, b, shape, t, stop_after_hits)
+        p, hits, ok, dropped = _stage(draw, rng, b, t, stop_after_hits)
         if not refine or i + 1 == len(stages) or not p <= REFINE_BELOW:
             break
     bound = False
@@ -304,6 +332,34 @@ def permutation_test(
         if h < p:
             p, bound = h, True
     return _result(p, t, ok, unit, False, floor, dropped, bound)
+
+
+def _relabelling(statistic, ref, tun, unit: Unit, vectorized: bool, is_mean: bool, shape: tuple):
+    """``draw(rng, b)``: T* on b random relabellings, by the cheapest exact route the statistic allows.
+
+    The mean and statistics with ``unit_sums``/``from_sums`` go through :class:`SumsRelabelling`;
+    a statistic with a ``relabelling(ref_arrays, tuned_arrays, unit)`` method may supply its
+    own batched T* (``None`` when it cannot); anything else is recomputed on relabelled arrays.
+    """
+    n_problems = ref[0].shape[0]
+    if is_mean:
+        c_ref, c_tun = (_per_unit(a.reshape(n_problems, *shape[1:], -1).sum(-1).reshape(-1, 1), n_problems, unit)
+                        for a in (ref[0], tun[0]))
+        n = ref[0].size
+        return SumsRelabelling(lambda s: s[:, 0] / n, c_ref, c_tun)
+    if hasattr(statistic, "unit_sums"):
+        c_ref, c_tun = (_per_unit(statistic.unit_sums(*arrays), n_problems, unit) for arrays in (ref, tun))
+        return SumsRelabelling(statistic.from_sums, c_ref, c_tun)
+    custom = getattr(statistic, "relabelling", None)
+    draw = custom(ref, tun, unit) if custom is not None else None
+    if draw is not None:
+        return draw
+    n_units = int(np.prod(shape))
+
+    def generic(rng, b):
+        return _relabelled(statistic, ref, tun, coin_flips(rng, b, n_units).reshape(b, *shape), vectorized)
+
+    return generic
 
 
 def _result(p, t, ok, unit, exact, floor, dropped, bound=False) -> PermutationTest:

@@ -1,0 +1,145 @@
+"""The statistics against the sampling they judge, and against their own previous implementation.
+
+One audit at the demo's size (200 problems per split, 32 samples, every probe, default
+bootstrap) of the demo's checkpoints when ``make demo`` has built them (``runs/demo``), else
+of the lab's base and SFT models, into a fresh store. Two figures:
+
+- **probe + self-check / sampling**: ``costs`` of that audit, the seconds of every probe plus the
+  self-check over the seconds the sampling stage took (goal ≤ 0.25);
+- **new / old statistics**: on the same stored generations, the calibration probe's statistics
+  (every metric × group × checkpoint: bootstrap intervals and permutation p-values) computed by
+  :func:`offtarget.probes.base.evaluate` as it is and with the previous implementation
+  (:mod:`benchmarks.legacy_stats`: per-relabelling recomputation and re-ranking), time over
+  time (goal ≥ 20×). The old path runs once per round (it takes minutes); the p-values of both
+  are compared in ``measurements.p_agreement``: Monte Carlo p-values of two implementations
+  differ by their Monte Carlo error, never by more than a few of its standard errors.
+
+    python benchmarks/run.py --only stats
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from benchmarks.harness import BenchResult, Ratio, median, timed
+
+
+@dataclass
+class StatsBenchConfig:
+    """Size of the audit whose stages are timed."""
+
+    models: dict = field(default_factory=dict)
+    """Checkpoints (name → path), reference first; empty: the demo's if built, else lab base and SFT."""
+    problems: int = 200
+    samples: int = 32
+    bootstrap: int = 1000
+    legacy: bool = True
+    """Also time the previous implementation (minutes at the full size)."""
+
+
+DEMO = {"sft": "models/lab/sft", "grpo-binary": "runs/demo/variants/grpo-binary/final",
+        "grpo-rlcr": "runs/demo/variants/grpo-rlcr/final"}
+LAB = {"base": "models/lab/base", "sft": "models/lab/sft"}
+
+
+def _models(cfg: StatsBenchConfig) -> dict:
+    if cfg.models:
+        return cfg.models
+    return DEMO if all(Path(p, "config.json").exists() for p in DEMO.values()) else LAB
+
+
+def _evaluate_calibration(ctx, legacy: bool):
+    """The calibration probe's evaluate() call, with the current or the previous statistics."""
+    import importlib
+
+    from benchmarks import legacy_stats
+    from offtarget.probes import base
+    from offtarget.probes import calibration as cal
+
+    boot = importlib.import_module("offtarget.stats.bootstrap")  # the package's `bootstrap` is the function
+    specs = [s for k in ("verbalized", "likelihood") for s in cal.specs(k, ctx.cfg.calibration_bins)]
+    if not legacy:
+        return base.evaluate("calibration", specs, ctx.evidences, ctx.reference, ctx.cfg.bootstrap, ctx.cfg.seed)
+    saved = base.permutation_test, boot._weighted_replicates
+    base.permutation_test, boot._weighted_replicates = legacy_stats.permutation_test, lambda *a: None
+    try:
+        return base.evaluate("calibration", legacy_stats.legacy_specs(specs), ctx.evidences, ctx.reference,
+                             ctx.cfg.bootstrap, ctx.cfg.seed)
+    finally:
+        base.permutation_test, boot._weighted_replicates = saved
+
+
+def _agreement(new_rows, old_rows) -> dict:
+    """How far apart the two implementations' p-values are, in Monte Carlo standard errors."""
+    old = {(c.metric, c.group, c.checkpoint): c for c in old_rows}
+    worst, n, same_interval = 0.0, 0, 0
+    for c in new_rows:
+        o = old.get((c.metric, c.group, c.checkpoint))
+        if o is None or c.p_value is None or o.p_value is None:
+            continue
+        n += 1
+        same_interval += (c.low, c.high) == (o.low, o.high) or (
+            c.low is not None and o.low is not None and math.isclose(c.low, o.low, abs_tol=1e-9)
+            and math.isclose(c.high, o.high, abs_tol=1e-9))
+        p = max(c.p_value, o.p_value)
+        draws = max(1, min(c.n_permutations or 1, o.n_permutations or 1))
+        se = math.sqrt(max(p * (1 - p), 1 / draws) / draws)
+        worst = max(worst, abs(c.p_value - o.p_value) / se)
+    return {"comparisons": n, "same_interval": same_interval, "max_p_difference_in_mc_se": round(worst, 2)}
+
+
+def run(cfg: StatsBenchConfig, repeats: int, work: Path, threads: int) -> BenchResult:
+    from rich.console import Console
+
+    from offtarget.audit.config import AuditConfig
+    from offtarget.audit.evidence import collect
+    from offtarget.audit.runner import audit_problems, run_audit
+    from offtarget.probes import calibration as cal
+    from offtarget.probes.context import AuditContext
+    from offtarget.store import GenerationStore
+    from offtarget.tasks import get_task
+
+    models = _models(cfg)
+    res = BenchResult("stats", config={**asdict(cfg), "models": models})
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    acfg = AuditConfig(models=models, problems=cfg.problems, samples=cfg.samples, bootstrap=cfg.bootstrap,
+                       out=str(work / "audit"), store=str(work / "generations.sqlite"), device="cpu")
+    costs = run_audit(acfg, console=Console(quiet=True))["costs"]
+    stage = sum(v for k, v in costs.items() if k.startswith("probe:")) + costs["self_check"]
+    res.ratios.append(Ratio("probes/sampling", "stats: probe + self-check stage / sampling stage (demo-size audit)",
+                            [stage / costs["sampling_seconds"]], goal=0.25, lower_is_better=True))
+
+    task = get_task(acfg.suite)
+    store = GenerationStore(acfg.store)
+    try:
+        evidences = collect(acfg, task, audit_problems(acfg, task), store)
+    finally:
+        store.close()
+    ctx = AuditContext(replace(acfg), task, evidences)
+    for ev in evidences.values():  # likelihood confidence is read from stored log-probs once, for both
+        ev.arrays["likelihood_confidence"] = cal.likelihood_confidence(
+            ev, task, cal.load_tokenizer(getattr(ev, "model_path", None) or ev.path))
+    new_runs, old_runs, rows = [], [], {}
+    for i in range(repeats if cfg.legacy else 0):
+        new_runs.append(timed(lambda: rows.__setitem__("new", _evaluate_calibration(ctx, False))))
+        if i == 0:
+            old_runs.append(timed(lambda: rows.__setitem__("old", _evaluate_calibration(ctx, True))))
+    if old_runs:
+        old = median([r.seconds for r in old_runs])
+        res.ratios.append(Ratio("old/new", "stats: previous / batched statistics, calibration probe, same generations",
+                                [old / r.seconds for r in new_runs], goal=20.0))
+        res.measurements["p_agreement"] = _agreement(rows["new"][1], rows["old"][1])
+    res.measurements.update(costs=costs, checkpoints=list(models), probe_stage_seconds=round(stage, 2),
+                            calibration_new_seconds=[round(r.seconds, 2) for r in new_runs],
+                            calibration_old_seconds=[round(r.seconds, 2) for r in old_runs])
+    res.notes.append(
+        f"{len(models)} checkpoints × {2 * cfg.problems} problems × {cfg.samples} samples: sampling "
+        f"{costs['sampling_seconds']:.1f}s, probes + self-check {stage:.1f}s"
+        + (f"; calibration statistics {median([r.seconds for r in new_runs]):.1f}s now vs "
+           f"{old_runs[0].seconds:.1f}s before" if old_runs else ""))
+    shutil.rmtree(work, ignore_errors=True)
+    return res

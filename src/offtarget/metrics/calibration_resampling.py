@@ -1,0 +1,224 @@
+"""The calibration statistics in forms a whole batch of relabellings or bootstrap resamples can use.
+
+:mod:`offtarget.metrics.calibration` defines each statistic on one data set. Recomputing it for
+every one of thousands of relabellings (the permutation test) or resamples (the bootstrap) is
+what made the calibration probe the slowest stage of an audit. Here the same numbers come from
+per-sample sums (:class:`BinSums`, :class:`Coverage`: one matrix product for all relabellings,
+see :func:`offtarget.stats.permutation_test`) and, for AUROC, from one sort of the pooled samples
+(:class:`BatchedAuroc`). Each class is called like the plain statistic and gives its values
+(``tests/stats/test_batched_resampling.py`` checks them against exact enumeration).
+
+    >>> from offtarget.metrics.calibration import ece
+    >>> q, y = np.array([[0.9, 0.9, 0.6, 0.2]]), np.array([[1.0, 0.0, 1.0, 0.0]])
+    >>> float(BatchedAuroc()(q, y)[0]), round(float(BinSums("ece", 10, ece)(q, y)[0]), 4)
+    (0.625, 0.35)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from offtarget.metrics.calibration import BINNED as _BINNED
+from offtarget.metrics.calibration import auroc, coverage
+from offtarget.metrics.calibration import bin_ids as _bin_ids
+from offtarget.metrics.calibration import pool as _pool
+from offtarget.metrics.definition import ratio as _ratio
+
+_LAYOUT = {  # the per-sample sums each statistic reads: n, Σq, Σy, Σ(q − y)², then per bin count, Σq, Σy
+    "ece": ("n", "conf", "acc"), "reliability": ("n", "count", "conf", "acc"),
+    "resolution": ("n", "ys", "count", "acc"), "brier": ("n", "sq"), "mean_confidence": ("n", "qs"),
+    "overconfidence": ("n", "qs", "ys"),
+}
+
+
+class BinSums:
+    """A calibration statistic that is a function of per-bin sums, with equal-width bins.
+
+    Each sample's bin depends only on its own confidence, so every such statistic is a function
+    of sums over samples: count, confidence and correctness per bin, plus N, Σq, Σy, Σ(q − y)².
+    :func:`offtarget.stats.permutation_test` and :func:`offtarget.stats.bootstrap` use
+    :meth:`unit_sums` and :meth:`from_sums` to compute all relabellings or resamples of a
+    comparison as one matrix product instead of re-binning each; only the sums a statistic
+    reads are formed.
+    """
+
+    def __init__(self, name: str, n_bins: int, fn):
+        self.name, self.n_bins, self.fn = name, n_bins, fn
+        widths = {"count": n_bins, "conf": n_bins, "acc": n_bins}
+        self._at, k = {}, 0
+        for part in _LAYOUT[name]:
+            w = widths.get(part, 1)
+            self._at[part] = slice(k, k + w)
+            k += w
+
+    def __call__(self, q, y) -> np.ndarray:
+        return self.fn(q, y, self.n_bins, "uniform") if self.name in _BINNED else self.fn(q, y)
+
+    def unit_sums(self, q, y) -> np.ndarray:
+        """(samples, columns): each sample's contribution to the sums this statistic reads."""
+        q0, y0, valid, _ = _pool(q.reshape(1, -1), y.reshape(1, -1))
+        q0, y0, w = q0[0], y0[0], valid[0].astype(float)
+        onehot = np.zeros((q0.size, self.n_bins))
+        if {"count", "conf", "acc"} & set(_LAYOUT[self.name]):
+            onehot[np.arange(q0.size), _bin_ids(q0, valid[0], self.n_bins, "uniform")] = w
+        column = {"n": w[:, None], "qs": (q0 * w)[:, None], "ys": (y0 * w)[:, None],
+                  "sq": ((q0 - y0) ** 2 * w)[:, None], "count": onehot}
+        cols = [column[p] if p in column else onehot * (q0 if p == "conf" else y0)[:, None]
+                for p in _LAYOUT[self.name]]
+        return np.hstack(cols)
+
+    def from_sums(self, s: np.ndarray) -> np.ndarray:
+        at = self._at
+        n = s[:, at["n"]][:, 0]
+        if self.name == "ece":
+            return _ratio(np.abs(s[:, at["acc"]] - s[:, at["conf"]]).sum(1), n)
+        if self.name == "reliability":
+            count = s[:, at["count"]]
+            gap = _ratio((s[:, at["conf"]] - s[:, at["acc"]]) ** 2, count)
+            return _ratio(np.where(count > 0, gap, 0.0).sum(1), n)
+        if self.name == "resolution":
+            count = s[:, at["count"]]
+            spread = count * (_ratio(s[:, at["acc"]], count) - _ratio(s[:, at["ys"]][:, 0], n)[:, None]) ** 2
+            return _ratio(np.where(count > 0, spread, 0.0).sum(1), n)
+        if self.name == "brier":
+            return _ratio(s[:, at["sq"]][:, 0], n)
+        if self.name == "mean_confidence":
+            return _ratio(s[:, at["qs"]][:, 0], n)
+        return _ratio(s[:, at["qs"]][:, 0] - s[:, at["ys"]][:, 0], n)  # overconfidence
+
+
+class Coverage:
+    """:func:`coverage` as a function of two per-sample sums (eligible, eligible with a confidence)."""
+
+    def __call__(self, q, eligible) -> np.ndarray:
+        return coverage(q, eligible)
+
+    @staticmethod
+    def unit_sums(q, eligible) -> np.ndarray:
+        q, e = q.reshape(-1), eligible.reshape(-1).astype(float)
+        return np.column_stack([e, (np.isfinite(q) & (e > 0)).astype(float)])
+
+    @staticmethod
+    def from_sums(s: np.ndarray) -> np.ndarray:
+        return _ratio(s[:, 1], s[:, 0])
+
+
+_FEW_VALUES = 64
+"""With at most this many distinct confidences (a stated grid), AUROC is computed from
+per-value histograms of correct and wrong answers, an additive statistic."""
+
+
+class BatchedAuroc:
+    """:func:`auroc` with relabellings and bootstrap resamples computed without re-ranking.
+
+    The pooled samples of both checkpoints are sorted by confidence once. A relabelling (or a
+    resample) only changes which samples belong to a checkpoint (or how often), so the
+    Mann-Whitney count of each is a cumulative sum of wrong answers' weights along that fixed
+    order, read at every correct answer's tie group (below it, and within its ties for the ½):
+    integer arithmetic, the same value as ranking each data set afresh. With few distinct
+    confidences the per-value histograms are additive sums instead
+    (:class:`offtarget.stats.permutation.SumsRelabelling`).
+    """
+
+    def __call__(self, q, y) -> np.ndarray:
+        return auroc(q, y)
+
+    def relabelling(self, ref, tuned, unit: str):
+        from offtarget.stats.permutation import SumsRelabelling, coin_flips
+
+        (q_r, y_r), (q_t, y_t) = ref, tuned
+        n_problems = q_r.shape[0]
+        per_unit = q_r[0].size if unit == "problem" else 1
+        q = np.concatenate([q_r.reshape(-1), q_t.reshape(-1)])
+        y = np.concatenate([y_r.reshape(-1), y_t.reshape(-1)])
+        values = np.unique(q[np.isfinite(q)])
+        if values.size <= _FEW_VALUES:
+            c_ref, c_tun = (_histograms(a.reshape(-1), b.reshape(-1), values) for a, b in ((q_r, y_r), (q_t, y_t)))
+            if unit == "problem":
+                c_ref, c_tun = (c.reshape(n_problems, -1, c.shape[1]).sum(1) for c in (c_ref, c_tun))
+            return SumsRelabelling(_auroc_from_histograms, c_ref, c_tun)
+        n_entries = q_r.size
+        keep = np.flatnonzero(np.isfinite(q))
+        unit_of = (keep % n_entries) // per_unit
+        from_tuned = keep >= n_entries
+        order, pos, gs, ge = _ranked(q[keep], y[keep])
+        unit_of, from_tuned = unit_of[order], from_tuned[order]
+        n_units = n_entries // per_unit
+
+        def draw(rng, b):
+            out = np.empty(b)
+            step = max(1, (1 << 19) // max(1, keep.size))
+            for s in range(0, b, step):
+                m = coin_flips(rng, min(step, b - s), n_units)
+                a = np.bitwise_xor(m[:, unit_of], from_tuned).view(np.uint8)  # in the relabelled tuned checkpoint
+                tuned_auc, ref_auc = _rank_auroc(a, pos, gs, ge, both=True)
+                out[s : s + m.shape[0]] = tuned_auc - ref_auc
+            return out
+
+        return draw
+
+    def weighted(self, arrays, weights: np.ndarray) -> np.ndarray:
+        """AUROC on each bootstrap resample, given as problem multiplicities (resamples, problems)."""
+        q, y = arrays
+        n_problems = q.shape[0]
+        flat_q = q.reshape(-1)
+        keep = np.flatnonzero(np.isfinite(flat_q))
+        problem_of = keep // (flat_q.size // n_problems)
+        order, pos, gs, ge = _ranked(flat_q[keep], y.reshape(-1)[keep])
+        w = weights.astype(np.int32)[:, problem_of[order]]
+        return _rank_auroc(w, pos, gs, ge)
+
+
+def _histograms(q: np.ndarray, y: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(samples, 2·values): one-hot of each counted sample's confidence, correct then wrong."""
+    out = np.zeros((q.size, 2 * values.size))
+    ok = np.flatnonzero(np.isfinite(q))
+    col = np.searchsorted(values, q[ok]) + values.size * (y[ok] != 1)
+    out[ok, col] = 1.0
+    return out
+
+
+def _auroc_from_histograms(s: np.ndarray) -> np.ndarray:
+    k = s.shape[1] // 2
+    pos, neg = s[:, :k], s[:, k:]
+    twice_u = (pos * (2 * np.cumsum(neg, axis=1) - neg)).sum(1)
+    return _ratio(twice_u / 2, pos.sum(1) * neg.sum(1))
+
+
+def _ranked(q: np.ndarray, y: np.ndarray):
+    """Sort order, correct flags in that order, and each correct sample's tie group [start, end)."""
+    order = np.argsort(q, kind="stable")
+    sq = q[order]
+    pos = y[order] == 1
+    new = np.concatenate([[True], sq[1:] != sq[:-1]])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], sq.size)
+    group = np.cumsum(new) - 1
+    return order, pos, starts[group][pos], ends[group][pos]
+
+
+def _rank_auroc(a: np.ndarray, pos: np.ndarray, gs: np.ndarray, ge: np.ndarray, both: bool = False):
+    """AUROC per row of integer weights ``a`` (rows × samples in confidence order): twice the
+    Mann-Whitney count is Σ over correct samples of weight × (wrong below + wrong up to its ties' end).
+
+    ``both``: ``a`` is 0/1 membership, and the AUROC of the complement (1 − a) comes too, from
+    the same cumulative sums: the complement's counts are the totals minus these.
+    """
+    wrong = np.where(pos, 0, a)
+    cum = np.zeros((a.shape[0], a.shape[1] + 1), dtype=np.int32)
+    np.cumsum(wrong, axis=1, dtype=np.int32, out=cum[:, 1:])
+    right = a[:, pos]
+    score = cum[:, gs] + cum[:, ge]
+    twice_u = (right * score).sum(1, dtype=np.int64)
+    n_pos = right.sum(1, dtype=np.int64)
+    n_neg = cum[:, -1].astype(np.int64)
+    auc = _ratio(twice_u / 2, (n_pos * n_neg).astype(float))
+    if not both:
+        return auc
+    total_neg = int((~pos).sum())
+    cum_all = np.concatenate([[0], np.cumsum(~pos)])
+    score_all = (cum_all[gs] + cum_all[ge]).astype(np.int64)
+    # Σ (1 − r)(S_all − S) = ΣS_all − r·S_all − ΣS + Σ r S
+    twice_u_c = score_all.sum() - right @ score_all - score.sum(1, dtype=np.int64) + twice_u
+    n_pos_c, n_neg_c = pos.sum() - n_pos, total_neg - n_neg
+    return auc, _ratio(twice_u_c / 2, (n_pos_c * n_neg_c).astype(float))

@@ -1,0 +1,151 @@
+"""Batched relabellings and resamples give the p-values and intervals of recomputing each data set.
+
+Permutation p-values: on data small enough to enumerate every relabelling (2^units), the exact
+p is computed by recomputing the statistic on each relabelled data set; the batched Monte Carlo
+paths (sums with binomial counts, sums with coin flips, AUROC by cumulative sums) must agree
+with it within Monte Carlo error on fixed seeds. Bootstrap replicates from problem counts must
+equal the statistic on the gathered resamples.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from offtarget.metrics import calibration as cal
+from offtarget.metrics.calibration_resampling import BatchedAuroc, BinSums, Coverage
+from offtarget.stats import permutation_test
+from offtarget.stats.bootstrap import ProblemLayout, batched_mean, draw_problems, replicates
+from offtarget.stats.permutation import SumsRelabelling, _relabelled
+
+DRAWS = 20_000
+
+
+def exact_p(stat, ref, tuned) -> float:
+    """#{|T*| ≥ |T|} / 2^units over every sample-level relabelling, each statistic recomputed."""
+    shape = ref[0].shape
+    masks = np.array(list(product((False, True), repeat=int(np.prod(shape)))), dtype=bool).reshape(-1, *shape)
+    t_star = _relabelled(stat, ref, tuned, masks, vectorized=True)
+    t = t_star[0]  # the all-False mask is the observed labelling
+    ok = np.isfinite(t_star)
+    return float(np.mean(np.abs(t_star[ok]) >= abs(t) * (1 - 1e-9) - 1e-15))
+
+
+def within_mc(p_mc: float, p_exact: float, n: int = DRAWS) -> bool:
+    """|p_mc − p| inside the binomial 99.99% band of n draws (plus the +1 of the estimator)."""
+    lo, hi = binom.ppf([5e-5, 1 - 5e-5], n, p_exact) / n
+    return lo - 2 / n <= p_mc <= hi + 2 / n
+
+
+def grid_arms(rng, problems=3, samples=4, shift=0.25):
+    """Confidence on a 0.25 grid (few distinct values) with some missing; correctness 0/1."""
+    arms = []
+    for d in (0.0, shift):
+        q = np.round(np.clip(rng.random((problems, samples)) * 0.8 + d, 0, 1) * 4) / 4
+        q[rng.random((problems, samples)) < 0.15] = np.nan
+        arms.append((q, (rng.random((problems, samples)) < 0.6 - d).astype(float)))
+    return arms
+
+
+def continuous_arms(rng, problems=3, samples=4, shift=0.2):
+    arms = []
+    for d in (0.0, shift):
+        q = np.clip(rng.random((problems, samples)) * 0.8 + d, 0, 1)
+        q[rng.random((problems, samples)) < 0.15] = np.nan
+        arms.append((q, (rng.random((problems, samples)) < 0.6 - d).astype(float)))
+    return arms
+
+
+STATS = {
+    "ece": BinSums("ece", 10, cal.ece),
+    "reliability": BinSums("reliability", 10, cal.murphy_reliability),
+    "resolution": BinSums("resolution", 10, cal.murphy_resolution),
+    "brier": BinSums("brier", 10, cal.brier),
+    "overconfidence": BinSums("overconfidence", 10, cal.overconfidence),
+    "auroc": BatchedAuroc(),
+}
+
+
+@pytest.mark.parametrize("name", list(STATS))
+@pytest.mark.parametrize("arms", [grid_arms, continuous_arms])
+def test_batched_permutation_p_matches_exact_enumeration(name, arms):
+    ref, tuned = arms(np.random.default_rng(4))
+    stat = STATS[name]
+    exact = exact_p(stat, ref, tuned)
+    r = permutation_test(ref, tuned, stat, vectorized=True, seed=1, n_permutations=DRAWS, stop_after_hits=None)
+    assert r.p_value is not None and within_mc(r.p_value, exact), (name, r.p_value, exact)
+
+
+def test_mean_and_coverage_match_exact_enumeration():
+    rng = np.random.default_rng(9)
+    ref, tuned = (rng.random((3, 4)) < 0.5).astype(float), (rng.random((3, 4)) < 0.8).astype(float)
+    exact = exact_p(batched_mean, [ref], [tuned])
+    r = permutation_test(ref, tuned, seed=3, n_permutations=DRAWS, stop_after_hits=None)
+    assert within_mc(r.p_value, exact) or (r.bound and r.p_value >= exact)
+    (q_r, _), (q_t, _) = grid_arms(rng)
+    e_r, e_t = (rng.random((3, 4)) < 0.8).astype(float), (rng.random((3, 4)) < 0.8).astype(float)
+    exact = exact_p(Coverage(), [q_r, e_r], [q_t, e_t])
+    r = permutation_test((q_r, e_r), (q_t, e_t), Coverage(), vectorized=True, seed=3, n_permutations=DRAWS,
+                         stop_after_hits=None)
+    assert within_mc(r.p_value, exact)
+
+
+def test_an_additive_f1_matches_exact_enumeration_and_its_gathered_bootstrap():
+    from offtarget.stats import Additive
+    from offtarget.stats.additive import ratio
+
+    f1 = Additive(lambda a, s: (a * s, a * (1 - s), (1 - a) * s),
+                  lambda t: ratio(2 * t[:, 0], 2 * t[:, 0] + t[:, 1] + t[:, 2]))
+    rng = np.random.default_rng(12)
+    should = np.repeat((rng.random(3) < 0.5).astype(float)[:, None], 4, axis=1)
+    ref, tuned = (rng.random((3, 4)) < 0.3).astype(float), (rng.random((3, 4)) < 0.7).astype(float)
+    exact = exact_p(f1, [ref, should], [tuned, should])
+    r = permutation_test((ref, should), (tuned, should), f1, vectorized=True, seed=2, n_permutations=DRAWS,
+                         stop_after_hits=None)
+    assert within_mc(r.p_value, exact)
+    draws = draw_problems(3, 200, seed=1)
+    np.testing.assert_allclose(replicates(f1, [ref, should], ProblemLayout(3), draws, vectorized=True),
+                               f1(ref[draws], should[draws]), rtol=1e-12)
+
+
+def test_sums_relabelling_is_the_statistic_on_the_relabelled_data():
+    # a fixed relabelling through the sums equals re-binning the relabelled arrays
+    (q_r, y_r), (q_t, y_t) = continuous_arms(np.random.default_rng(2), problems=6, samples=5)
+    m = np.random.default_rng(0).random((7, 6, 5)) < 0.5
+    for stat in list(STATS.values())[:5]:
+        c_ref, c_tun = stat.unit_sums(q_r, y_r), stat.unit_sums(q_t, y_t)
+        delta = m.reshape(7, -1).astype(float) @ (c_ref - c_tun)
+        got = stat.from_sums(c_tun.sum(0) + delta) - stat.from_sums(c_ref.sum(0) - delta)
+        want = _relabelled(stat, [q_r, y_r], [q_t, y_t], m, vectorized=True)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_binomial_counts_stand_in_for_interchangeable_units():
+    # 0/1 data: two distinct difference rows, so counts are drawn per row, not per unit
+    rng = np.random.default_rng(6)
+    ref, tuned = (rng.random((40, 16)) < 0.5).astype(float), (rng.random((40, 16)) < 0.5).astype(float)
+    draw = SumsRelabelling(lambda s: s[:, 0], ref.reshape(-1, 1), tuned.reshape(-1, 1))
+    assert draw.counts is not None and draw.rows.shape[0] == 2
+    t_star = draw(np.random.default_rng(0), 40_000)
+    # T* = Σ ε_u D_u with independent signs: mean 0, variance Σ D_u²
+    d = (tuned - ref).reshape(-1)
+    assert abs(t_star.mean()) < 5 * np.sqrt((d**2).sum() / 40_000)
+    assert np.var(t_star) == pytest.approx((d**2).sum(), rel=0.05)
+
+
+@pytest.mark.parametrize("stat", [*list(STATS.values()), Coverage(), batched_mean])
+def test_bootstrap_replicates_from_problem_counts_equal_gathered_resamples(stat):
+    (q, y), _ = continuous_arms(np.random.default_rng(8), problems=12, samples=6)
+    if stat is batched_mean:
+        arrays = [y]
+    elif isinstance(stat, Coverage):
+        arrays = [q, (np.random.default_rng(1).random(q.shape) < 0.9).astype(float)]
+    else:
+        arrays = [q, y]
+    draws = draw_problems(12, 300, seed=5)
+    got = replicates(stat, arrays, ProblemLayout(12), draws, vectorized=True)
+    want = np.asarray(stat(*[a[draws] for a in arrays]), dtype=float)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
