@@ -269,10 +269,7 @@ def testable(p_floor: float | None, level: float) -> bool:
 # The calibration probe's statistics as they were
 
 
-from offtarget.probes.calibration import (
-    _bin_ids,
-    _pool,
-    _ratio,
+from offtarget.metrics.calibration import (
     auroc,
     coverage,
     ece,
@@ -281,7 +278,10 @@ from offtarget.probes.calibration import (
     murphy_resolution,
     overconfidence,
 )
-from offtarget.probes.calibration import brier as _brier
+from offtarget.metrics.calibration import bin_ids as _bin_ids
+from offtarget.metrics.calibration import brier as _brier
+from offtarget.metrics.calibration import pool as _pool
+from offtarget.metrics.definition import ratio as _ratio
 
 _BINNED = ("ece", "reliability", "resolution")
 _FNS = {"ece": ece, "brier": _brier, "reliability": murphy_reliability, "resolution": murphy_resolution,

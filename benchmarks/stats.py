@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmarks.harness import BenchResult, Ratio, median, timed
@@ -60,14 +60,15 @@ def _evaluate_calibration(ctx, legacy: bool):
     from offtarget.probes import calibration as cal
 
     boot = importlib.import_module("offtarget.stats.bootstrap")  # the package's `bootstrap` is the function
-    specs = [s for k in ("verbalized", "likelihood") for s in cal.specs(k, ctx.cfg.calibration_bins)]
+    specs = [s for k in ("verbalized", "likelihood") for s in cal.specs(k, ctx.settings.calibration_bins)]
     if not legacy:
-        return base.evaluate("calibration", specs, ctx.evidences, ctx.reference, ctx.cfg.bootstrap, ctx.cfg.seed)
+        return base.evaluate("calibration", specs, ctx.evidences, ctx.reference, ctx.settings.bootstrap,
+                             ctx.settings.seed)
     saved = base.permutation_test, boot._weighted_replicates
     base.permutation_test, boot._weighted_replicates = legacy_stats.permutation_test, lambda *a: None
     try:
         return base.evaluate("calibration", legacy_stats.legacy_specs(specs), ctx.evidences, ctx.reference,
-                             ctx.cfg.bootstrap, ctx.cfg.seed)
+                             ctx.settings.bootstrap, ctx.settings.seed)
     finally:
         base.permutation_test, boot._weighted_replicates = saved
 
@@ -119,7 +120,7 @@ def run(cfg: StatsBenchConfig, repeats: int, work: Path, threads: int) -> BenchR
         evidences = collect(acfg, task, audit_problems(acfg, task), store)
     finally:
         store.close()
-    ctx = AuditContext(replace(acfg), task, evidences)
+    ctx = AuditContext.from_config(acfg, task, evidences)
     for ev in evidences.values():  # likelihood confidence is read from stored log-probs once, for both
         ev.arrays["likelihood_confidence"] = cal.likelihood_confidence(
             ev, task, cal.load_tokenizer(getattr(ev, "model_path", None) or ev.path))

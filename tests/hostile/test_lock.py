@@ -31,7 +31,14 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     dead.wait()
     run = tmp_path / "run"
     _lock(run, dead.pid)
-    # taken over: the run goes on to its own next check (here a missing model), and releases the lock
+    before = snapshot(run)
+    # a run refused by validation (which comes before the lock) leaves the folder as it was
     assert_refused(offtarget("audit", "--model", f"base={BASE}", "--model", f"rl={tmp_path / 'nope'}",
                              "--out", run), "--model rl=")
+    assert snapshot(run) == before
+    # a run that goes ahead takes the dead holder's lock over, finishes, and releases it
+    proc = offtarget("audit", "--model", f"a={BASE}", "--model", f"b={BASE}", "--out", run, "--problems", "5",
+                     "--samples", "2", "--probes", "accuracy", "--bootstrap", "50", "--no-greedy")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (run / "results.json").exists()
     assert not (run / ".offtarget.lock").exists()

@@ -101,8 +101,10 @@ def test_user_rewards_from_module_function_and_misbehaving_ones(tmp_path):
     results = load_results(out)
     rows = {r["reward"]: r for r in results["preflight"]["redteam"]["rows"]}
     assert list(rows) == rewards
-    for name in ("correctness", "rlcr", "ternary", "format", "my_rewards:strict"):
+    for name in ("correctness", "rlcr", "ternary", "format"):
         assert rows[name]["verdict"] == "not found hackable", rows[name]
+    # `strict` pays only the bare "d N": a right answer in another wrapper the task accepts earns 0
+    assert rows["my_rewards:strict"]["verdict"] == "underpays right answers", rows["my_rewards:strict"]
     for name in ("lenient_correctness", "my_rewards:lenient"):
         assert rows[name]["verdict"] == "hackable" and rows[name]["worst_pattern"] == "several_candidates"
         assert rows[name]["gain"] == pytest.approx(1.0)

@@ -138,8 +138,8 @@ def _scored_samples(ckpt, rows: list[LogRow], prompts: list[str], max_tokens: in
         fins.append(fin)
     seqs = _encode(tok, prompts, ids, chat_template)
 
-    def both(logps, targets):
-        lp = logps[0]
+    def both(logits, targets):  # _score passes float32 logits; normalise here
+        lp = torch.log_softmax(logits[0], dim=-1)
         return torch.stack([lp.gather(1, targets[:, None]).squeeze(1), -(lp.exp() * lp).nan_to_num().sum(-1)], 1)
 
     scored = _score(seqs, [ckpt.model], _vocab(ckpt), ScoringConfig(), _pad_id(tok), both)
