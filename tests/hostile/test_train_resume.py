@@ -34,3 +34,14 @@ def test_resume_with_lower_steps_also_changes_nothing(finished_run):
     assert_refused(offtarget("train", "grpo", "--out", finished_run, "--resume", "--steps", "1"),
                    "already finished", code=0)
     assert snapshot(finished_run) == before
+
+
+def test_fewer_prompts_than_one_step_is_refused_not_trained_for_zero_steps(tmp_path):
+    """The difficulty window can keep fewer prompts than a step needs; TRL would then run 0 steps and
+    still save a 'final' model. Here: 4 prompts for 8 per step, refused before any training."""
+    out = tmp_path / "run"
+    assert_refused(offtarget("train", "grpo", "--model", SFT, "--out", out, "--steps", "2", "--train-problems", "4",
+                             "--prompts-per-step", "8", "--no-difficulty-window", "--monitor-every", "0",
+                             "--no-progress"),
+                   "4 training prompts", "--prompts-per-step 8")
+    assert not (out / "final").exists()

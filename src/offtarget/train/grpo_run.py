@@ -125,6 +125,11 @@ def prepare_problems(cfg: GRPORunConfig, task: Any, ckpt: Any, run: Any, log: Ca
                     f"(mean pass rate {sum(rates.values()) / max(1, len(rates)):.2f}); widen it or pass "
                     "--no-difficulty-window"
                 )
+    if len(problems) < cfg.prompts_per_step:  # TRL would run 0 steps and still save a "final" model
+        window = " after the difficulty window" if cfg.difficulty_window else ""
+        raise OfftargetError(f"{len(problems)} training prompts{window}, fewer than one step's --prompts-per-step "
+                             f"{cfg.prompts_per_step}: lower --prompts-per-step or give more prompts"
+                             f"{' (--difficulty-prompts, a wider window)' if window else ''}")
     problems = apply_curriculum(problems, CurriculumConfig(cfg.curriculum, tuple(cfg.curriculum_family)), rates)
     write_problems(run.problems, problems)
     return problems
