@@ -13,11 +13,10 @@ at the family's Holm level (:func:`offtarget.stats.minimum_detectable_effect`).
 
 from __future__ import annotations
 
-import math
-
 from offtarget.metrics import vetoes_serving
 from offtarget.probes.base import ComparisonRow, MetricSpec, ProbeResult
 from offtarget.stats import flag, holm, minimum_detectable_effect, testable
+from offtarget.stats.permutation import fewest_units
 
 TOO_SMALL = "too small to test"
 
@@ -25,7 +24,7 @@ TOO_SMALL = "too small to test"
 def minimum_problems(alpha: float) -> int:
     """Fewest paired problems a comparison needs: a group is measured from ``MetricSpec.min_problems``
     problems on, and its most extreme outcome (2 / 2^n) must pass ``alpha`` (6 problems at 0.05)."""
-    return max(MetricSpec.min_problems, math.floor(math.log2(2 / alpha)) + 1)
+    return max(MetricSpec.min_problems, fewest_units(alpha))
 
 
 def nothing_measured(name: str, reference: str, n: int, alpha: float) -> str:

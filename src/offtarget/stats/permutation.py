@@ -303,7 +303,7 @@ def permutation_test(
     if unit == "sample" and any(r.ndim < 2 for r in ref):
         raise ValueError("unit='sample' needs (problems, samples, ...) arrays; use unit='problem'")
     units = n_problems * (ref[0].shape[1] if unit == "sample" else 1)
-    floor = min(1.0, 2.0 / 2.0 ** min(units, 1000))
+    floor = p_floor(units)
     if n_problems == 0:
         return PermutationTest(None, None, 0, unit, False, 1.0, reason="no problems")
     t = _point(statistic, tun, vectorized) - _point(statistic, ref, vectorized)
@@ -368,6 +368,20 @@ def _result(p, t, ok, unit, exact, floor, dropped, bound=False) -> PermutationTe
                                reason="statistic undefined on every relabelling")
     why = f"statistic undefined on {dropped} relabelling(s), dropped" if dropped else None
     return PermutationTest(float(min(1.0, p)), float(t), int(ok), unit, exact, floor, bound, why)
+
+
+def p_floor(units: int) -> float:
+    """Smallest p a design of ``units`` exchangeable units can give: 2 / 2^units (the two most
+    extreme relabellings)."""
+    return min(1.0, 2.0 / 2.0 ** min(units, 1000))
+
+
+def fewest_units(level: float) -> int:
+    """Fewest units whose :func:`p_floor` is below ``level`` (6 at 0.05)."""
+    n = 1
+    while p_floor(n) >= level:
+        n += 1
+    return n
 
 
 def testable(p_floor: float | None, level: float) -> bool:
