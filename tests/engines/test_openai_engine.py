@@ -30,12 +30,14 @@ def test_samples_come_back_exactly_with_every_parameter_stated():
         params = SamplingParams(n=3, temperature=1.0, max_new_tokens=16, stop=("<",))
         out = engine.generate(["27+58=", "3+4="], params, seed=11, n=3)
     assert [len(row) for row in out] == [3, 3]
-    body = server.bodies[0]
-    assert body["prompt"] == encode_prompt(engine.metadata.tokenizer, "27+58=", True)
+    # requests go out concurrently: find the first prompt's body by its token ids, not by arrival order
+    first = encode_prompt(engine.metadata.tokenizer, "27+58=", True)
+    assert sorted(len(b["prompt"]) for b in server.bodies) == [5, 7]
+    body = next(b for b in server.bodies if b["prompt"] == first)
     assert (body["top_k"], body["min_p"], body["repetition_penalty"], body["top_p"]) == (-1, 0.0, 1.0, 1.0)
     assert body["stop_token_ids"] == [2] and body["stop"] == ["<"] and body["logprobs"] == 60  # whole vocab
     assert server.bodies[0]["seed"] != server.bodies[1]["seed"]
-    # the second prompt's samples are what the server's HF engine drew, entropies recovered from top-k
+    # the first prompt's samples are what the server's HF engine drew, entropies recovered from top-k
     served = server.samples[1] if server.bodies[1]["prompt"] == body["prompt"] else server.samples[0]
     mine = out[0]
     for a, b in zip(mine, served):
