@@ -67,6 +67,9 @@ class AuditConfig:
     planning_patterns: str | None = None
     """Text file of the two_phase_entropy probe's planning patterns, one case-insensitive regular
     expression a line (``#`` comments); default: ``offtarget/probes/data/planning_patterns.txt``."""
+    plasticity: dict = field(default_factory=dict, metadata={"example": "KEY=VALUE, e.g. --plasticity steps=32"})
+    """Options of the opt-in plasticity probe's short fine-tune (steps, lr, rank, batch, examples, eval,
+    eval_every, split, data, format, accuracy, max_new_tokens; see ``offtarget.probes.plasticity``)."""
     seed: int = 0
     """Seed of problem selection, sampling and bootstrap."""
     bootstrap: int = 1000
