@@ -237,7 +237,7 @@ def finetune(model, train, evaluation, opts: PlasticityOptions, seed: int, pad_i
             optim.zero_grad()
             loss.backward()
             optim.step()
-        train_loss.append(float(loss))
+        train_loss.append(float(loss.detach()))
         if step % opts.eval_every == 0 or step == opts.steps:
             points.append(eval_losses(model, evaluation, pad_id))
             steps.append(step)
