@@ -15,7 +15,14 @@ import pytest
 import torch
 
 from offtarget.errors import OfftargetError
-from offtarget.probes.plasticity import PlasticityOptions, curve_summary, finetune, held_out, run, token_losses
+from offtarget.probes.plasticity import (
+    PlasticityOptions,
+    curve_summary,
+    finetune,
+    held_out,
+    run,
+    token_losses,
+)
 from offtarget.probes.registry import select
 from offtarget.tasks import ArithmeticTask
 
@@ -127,7 +134,7 @@ def test_audit_cli_on_the_lab_models(tmp_path):
          "--model", f"sft={LAB / 'sft'}", "--suite", "arithmetic", "--probes", "kl,plasticity",
          "--problems", "5", "--samples", "2", "--bootstrap", "100", "--out", str(out),
          "--plasticity", "steps=8", "--plasticity", "eval=10"],
-        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+        check=False, capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     p = next(p for p in results["probes"] if p["probe"] == "plasticity")
