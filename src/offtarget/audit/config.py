@@ -59,7 +59,8 @@ class AuditConfig:
     """Render prompts through the tokenizer's chat template when the checkpoint has one."""
     probes: tuple[str, ...] = ("all",)
     """Probes to run (comma-separated or repeated), or ``all`` (every probe but ``framing``, which samples
-    each problem again under every frame: name it to run it, e.g. ``all,framing``)."""
+    each problem again under every frame, and ``plasticity``, which fine-tunes every checkpoint: name
+    them to run them, e.g. ``all,framing``)."""
     frames: str | None = None
     """JSONL of the framing probe's frames, one ``{"name", "kind": "emotional"|"suggestion", "template"}``
     a line, the template holding ``{prompt}`` (and ``{wrong}``, a suggested wrong answer, for

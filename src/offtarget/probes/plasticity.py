@@ -36,9 +36,9 @@ compared only between checkpoints that share a tokenizer. When the kl probe ran 
 same audit (``--probes kl,plasticity``), its KL per token is reported beside each checkpoint.
 
 Opt-in: it trains, so ``--probes all`` leaves it out. Cost, measured on 2 CPU threads with the
-defaults (16 steps × 4 items, rank 8, 32 + 20 items): about 1 s per checkpoint on the lab's toy
-models, about 30 s per checkpoint on SmolLM2-135M-Instruct (LoRA); the probe's notes give the
-seconds of each run.
+defaults (16 steps × 4 items, LoRA rank 8, 32 + 20 items, greedy answers of 32 tokens): under
+1 s per checkpoint on the lab's toy models, 55–60 s per checkpoint on SmolLM2-135M-Instruct
+(loading, fine-tune, 5 evaluations, greedy decoding); the probe's notes give the seconds of each run.
 
     offtarget audit --model base=models/lab/base --model sft=models/lab/sft --probes kl,plasticity
     offtarget audit ... --probes plasticity --plasticity steps=32 --plasticity lr=0.001
