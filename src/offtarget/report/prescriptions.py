@@ -198,6 +198,14 @@ RULES: tuple[Prescription, ...] = (
         source="the note 'Does warmth training make language models less reliable?'; Sharma et al. 2023 "
                "(arXiv 2310.13548)",
     ),
+    Prescription(
+        "plasticity", "the checkpoint learns a new task less well than the reference",
+        ("plasticity_*",),
+        prescription="keep the policy closer to its start (a KL penalty, LoRA, fewer or smaller steps) and check "
+                     "its drift with the kl probe (--probes kl,plasticity); continue training further tasks from the reference",
+        command="offtarget train grpo --lora --beta 0.04",
+        source="Fast-Slow Training, Tiwari et al. 2026 (arXiv 2605.12484)",
+    ),
 )
 """Ordered: the first rule whose patterns match a flagged regression supplies its prescription."""
 
