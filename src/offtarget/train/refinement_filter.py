@@ -151,7 +151,12 @@ def run_filter(cfg: RefinementFilterConfig, log: Callable[[str], None] | None = 
     """Score, band, split; writes the output directory and returns the statistics."""
     from offtarget.models.loading import load_checkpoint
     from offtarget.train.config import config_to_yaml
-    from offtarget.train.curation.refinement import absolute_band, apply_band, band_from_reference, distribution
+    from offtarget.train.curation.refinement import (
+        absolute_band,
+        apply_band,
+        band_from_reference,
+        distribution,
+    )
     from offtarget.train.rundir import write_json_atomic, write_text_atomic
     from offtarget.train.session import resolve_device
 

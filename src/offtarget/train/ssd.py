@@ -95,8 +95,8 @@ class SSDRunConfig(SFTRunConfig):
             raise OfftargetError(f"--train-file {self.train_file}: file not found")
 
 
-def sample_records(cfg: SSDRunConfig, task: Any, ckpt: Any, root: Path) -> tuple[list, list[SampleRecord], dict]:
-    """Steps 1–2 and the verdicts of step 3: problems, one record per sample, and the samples' texts."""
+def sample_records(cfg: SSDRunConfig, task: Any, ckpt: Any, root: Path) -> tuple[list[SampleRecord], dict]:
+    """Steps 1–2 and the verdicts of step 3: one record per sample, plus the samples' texts and the sampling."""
     from offtarget.models.hf_engine import HFEngine
     from offtarget.models.sampling import SamplingParams
     from offtarget.store import GenerationStore, fill
@@ -118,7 +118,7 @@ def sample_records(cfg: SSDRunConfig, task: Any, ckpt: Any, root: Path) -> tuple
             records.append(SampleRecord(p.store_key, s.sample_index, len(s.token_ids), s.finish_reason, v.correct,
                                         None if v.abstained else v.answer, v.format, v.steps_ok))
             texts[(p.store_key, s.sample_index)] = (p, s.text)
-    return problems, records, {"texts": texts, "params": params.describe()}
+    return records, {"texts": texts, "params": params.describe()}
 
 
 def build_data(cfg: SSDRunConfig, task: Any, ckpt: Any, root: Path, say: Callable[[str], None]) -> dict:
@@ -127,7 +127,7 @@ def build_data(cfg: SSDRunConfig, task: Any, ckpt: Any, root: Path, say: Callabl
 
     t0 = time.perf_counter()
     say(f"sampling {cfg.samples} per problem for self-distillation")
-    problems, records, extra = sample_records(cfg, task, ckpt, root)
+    records, extra = sample_records(cfg, task, ckpt, root)
     kept = select_samples(records, cfg.keep, formats=cfg.formats, keep_truncated=cfg.keep_truncated)
     stats = {"kind": "offtarget_ssd_data", "version": 1, "keep": cfg.keep, "formats": list(cfg.formats),
              "keep_truncated": cfg.keep_truncated, "sampling": extra["params"],
