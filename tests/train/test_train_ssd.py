@@ -166,3 +166,34 @@ def test_filter_refinements_band_decision_by_reference(tmp_path):
     assert stats["reference_logprobs"]["min"] <= low <= stats["reference_logprobs"]["quantiles"]["0.25"]
     assert all(r["student_logprob"] >= low for r in kept) and all(r["student_logprob"] < low for r in dropped)
     assert "odd" in [r["id"] for r in dropped]  # ten zeros in reversed form: far outside what the student writes
+
+
+def test_ssd_on_a_chat_model_trains_through_its_template(tmp_path):
+    """Samples drawn through the chat template are trained through it: TRL's prompt tokens = the sampler's."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from offtarget.models.loading import load_checkpoint
+    from offtarget.models.scoring import encode_prompt
+    from offtarget.train.ssd import training_rows
+
+    chat = ROOT / "models" / "lab" / "chat"
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join((chat / "tasks.jsonl").read_text().splitlines(keepends=True)[:4]))
+    out = tmp_path / "ssd"
+    res = invoke("train", "ssd", "--model", str(chat), "--task", str(chat / "tasks.jsonl"), "--train-file", str(train),
+                 "--out", str(out), "--samples", "2", "--max-new-tokens", "24", "--keep", "all", "--keep-truncated",
+                 "--steps", "1",
+                 "--batch-size", "4", *QUIET)
+    assert res.exit_code == 0, res.output
+    assert (out / "final" / "model.safetensors").is_file()
+    row = {k: jsonl(out / "ssd_data.jsonl")[0][k] for k in ("prompt", "completion")}
+    ckpt = load_checkpoint(str(chat), device="cpu")
+    trainer = SFTTrainer(model=ckpt.model, processing_class=ckpt.tokenizer,
+                         args=SFTConfig(output_dir=str(tmp_path / "t"), use_cpu=True, report_to=[]),
+                         train_dataset=Dataset.from_list(training_rows([row], ckpt.tokenizer, True)))
+    item = trainer.train_dataset[0]
+    prompt_len = next(i for i, label in enumerate(item["labels"]) if label != -100)  # completion-only loss
+    assert item["input_ids"][:prompt_len] == encode_prompt(ckpt.tokenizer, row["prompt"], True)
+    completion = ckpt.tokenizer.decode(item["input_ids"][prompt_len:])
+    assert completion.startswith(row["completion"]) and "<|im_end|>" in completion

@@ -24,7 +24,8 @@ Steps, in order:
    a one-line error before any training.
 4. SFT on the kept rows through the same path as ``offtarget train sft``
    (:func:`offtarget.train.sft.train_on_rows`: TRL's SFTTrainer, completion-only loss, ``--lora``,
-   checkpoints, ``--resume``), then ``final/`` and ``summary.json``.
+   checkpoints, ``--resume``), then ``final/`` and ``summary.json``. A model sampled through its chat
+   template is trained through it too (conversational rows), so it learns the prompts it was sampled on.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def build_data(cfg: SSDRunConfig, task: Any, ckpt: Any, root: Path, say: Callabl
         raise OfftargetError(
             f"nothing kept: 0 of {stats['samples']} samples of {stats['problems']} problems passed --keep {cfg.keep} "
             f"({stats['correct']} correct, {stats['truncated']} truncated; see {root / STATS_FILE}); "
-            "draw more --samples or --problems, or use --keep all")
+            + ("raise --max-new-tokens, " if stats["truncated"] else "")
+            + "draw more --samples or --problems" + (", or use --keep all" if cfg.keep != "all" else ""))
     rows = []
     for r in kept:
         p, text = extra["texts"][(r.problem_id, r.index)]
@@ -147,6 +149,20 @@ def build_data(cfg: SSDRunConfig, task: Any, ckpt: Any, root: Path, say: Callabl
     say(f"kept {stats['kept']} of {stats['samples']} samples (--keep {cfg.keep}); {stats['problems_covered']} of "
         f"{stats['problems']} problems covered; see {root / STATS_FILE}")
     return stats
+
+
+def training_rows(rows: list[dict], tokenizer: Any, chat_template: bool) -> list[dict]:
+    """TRL rows for the kept samples: conversational when the sampler used the chat template.
+
+    TRL renders a conversational prompt with ``add_generation_prompt=True``, exactly the prompt the
+    sampler fed the model, and the template closes the assistant turn; plain strings otherwise.
+    """
+    from offtarget.train.data import uses_chat_template
+
+    if not uses_chat_template(tokenizer, chat_template):
+        return rows
+    return [{"prompt": [{"role": "user", "content": r["prompt"]}],
+             "completion": [{"role": "assistant", "content": r["completion"]}]} for r in rows]
 
 
 def run_ssd(cfg: SSDRunConfig, log: Callable[[str], None] | None = None) -> dict:
@@ -173,9 +189,9 @@ def run_ssd(cfg: SSDRunConfig, log: Callable[[str], None] | None = None) -> dict
         elif state.is_main_process:
             say(f"reusing {cfg.data} (delete it to sample again)")
     stats = json.loads((run.root / STATS_FILE).read_text())
-    rows = sft_rows(cfg.data)
+    rows = training_rows(sft_rows(cfg.data), ckpt.tokenizer, cfg.chat_template)
     short = {k: stats[k] for k in ("keep", "problems", "samples", "kept", "kept_share", "correct", "coverage")}
     return train_on_rows(cfg, rows, run, state, device, say, ckpt=ckpt, extra={"ssd": short})
 
 
-__all__ = ["SSDRunConfig", "build_data", "run_ssd", "sample_records"]
+__all__ = ["SSDRunConfig", "build_data", "run_ssd", "sample_records", "training_rows"]
