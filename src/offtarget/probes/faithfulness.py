@@ -261,8 +261,10 @@ def chosen_sample(ev, i: int):
     return next((s for s, v in pairs if v.answer is not None and not v.abstained), None)
 
 
-def measure(ev, task, answerer, indices: list[int], cfg: FaithfulnessConfig, seed: int) -> dict[str, np.ndarray]:
-    """Per-problem arrays of one checkpoint (NaN where undefined): every metric of the module."""
+def measure(ev, task, answerer, indices: list[int], cfg: FaithfulnessConfig, seed: int,
+            examples: list | None = None) -> dict[str, np.ndarray]:
+    """Per-problem arrays of one checkpoint (NaN where undefined): every metric of the module.
+    ``examples`` receives the first three tested problems' interventions and forced answers."""
     n = len(ev.problems)
     out = {k: np.full(n, np.nan) for k in ("early", "aoc", "mistake", "filler", "paraphrase", "tokens")}
     tok = answerer.tokenizer
@@ -297,9 +299,12 @@ def measure(ev, task, answerer, indices: list[int], cfg: FaithfulnessConfig, see
     completions = answerer.complete([text for *_, text in variants], cfg.answer_tokens)
     cue = {i: r.cue for i, r, *_ in cases}
     answers: dict[int, dict[str, str | None]] = {}
-    for (i, kind, _), completion in zip(variants, completions):
+    for (i, kind, text), completion in zip(variants, completions):
         v = task.verify(ev.problems[i], cue[i] + completion)
         answers.setdefault(i, {})[kind] = None if v.abstained else v.answer
+        if examples is not None and i in [c[0] for c in cases[:3]]:
+            examples.append({"problem": ev.problems[i].id, "variant": kind, "input_end": text[-200:],
+                             "forced": completion, "answer": answers[i][kind]})
     for i, a in answers.items():
         scores = problem_scores(a)
         for k, value in scores.items():
@@ -336,7 +341,7 @@ def run(ctx, cfg: FaithfulnessConfig = FaithfulnessConfig(), answerers: dict | N
     ref = ctx.evidences[ctx.reference]
     indices = spread([i for i, p in enumerate(ref.problems) if not p.should_abstain and p.answer is not None],
                      cfg.max_problems)
-    arrays, notes = {}, []
+    arrays, notes, examples = {}, [], {}
     for name, ev in ctx.evidences.items():
         if answerers is not None and name in answerers:
             answerer = answerers[name]
@@ -347,7 +352,8 @@ def run(ctx, cfg: FaithfulnessConfig = FaithfulnessConfig(), answerers: dict | N
             continue
         else:
             answerer = ModelAnswerer(ctx.checkpoint(name), ctx.settings.chat_template, cfg.batch)
-        arrays[name] = measure(ev, ctx.task, answerer, indices, cfg, ctx.settings.seed)
+        examples[name] = []
+        arrays[name] = measure(ev, ctx.task, answerer, indices, cfg, ctx.settings.seed, examples[name])
         tokens = arrays[name]["tokens"][indices]
         tested = int(np.isfinite(arrays[name]["aoc"]).sum())
         notes.append(f"{name}: {tested} of {len(indices)} problems tested; median reasoning "
@@ -372,4 +378,4 @@ def run(ctx, cfg: FaithfulnessConfig = FaithfulnessConfig(), answerers: dict | N
                                     ctx.settings.seed)
     return ProbeResult("faithfulness", "does the answer depend on the written reasoning", SOURCE,
                        metrics, comparisons, notes=notes,
-                       extras={"problems": len(indices), "config": asdict(cfg)})
+                       extras={"problems": len(indices), "config": asdict(cfg), "examples": examples})
