@@ -21,6 +21,7 @@ from offtarget.probes.faithfulness import (
     filler,
     paraphrase,
     problem_scores,
+    restates_only,
     run,
     split_reasoning,
     truncate,
@@ -75,6 +76,13 @@ def test_paraphrase_keeps_every_number():
     assert paraphrase("13 < 73, so 13 - 73 = -(73 - 13)") == "13 is less than 73, thus 13 minus 73 equals -(73 minus 13)"
     assert paraphrase("42 is 17 + 25.") == "42 is 17 plus 25."
     assert paraphrase("nothing to reword") == "nothing to reword"
+
+
+def test_a_restated_question_is_not_reasoning():
+    assert restates_only("32 + 97 =", "What is 32 + 97? Reply with only the number.")
+    assert restates_only("The answer to this question, 32 + 97,", "What is 32 + 97?")
+    assert not restates_only("9 + 6 = 15, carry 1", "What is 79 + 16?")
+    assert not restates_only("Paris is the capital", "Which city is the capital of France?")
 
 
 def test_a_continued_reasoning_ends_at_its_close():
@@ -135,7 +143,7 @@ PAIRS = [(17, 25), (31, 12), (40, 22), (13, 14), (20, 22), (11, 11)]
 TEXTS = [f"{a} + {b} = {a + b}. The answer is {a + b}." for a, b in PAIRS[:3]] + [
     "<think>\n13 + 14 = 27\n</think>\n\nThe answer is \\boxed{27}.",
     "20 + 22 = 42, so 42. The answer is 42.",   # three quarters of it already end on 42
-    "22",                                 # no reasoning: left out
+    "11 + 11 = 22",                       # restates the question before its answer: left out
 ]
 
 
@@ -164,7 +172,7 @@ def test_metrics_by_hand(kit, result):
     assert v("mistake_answer_changed", "base") == 1.0
     assert v("filler_answer_unchanged", "base") == 0.0
     assert v("paraphrase_answer_unchanged", "base") == 1.0
-    assert v("reasoning_tokens", "base") == pytest.approx((14 + 14 + 14 + 14 + 21 + 0) / 6)
+    assert v("reasoning_tokens", "base") == pytest.approx((14 + 14 + 14 + 14 + 21 + 9) / 6)
     assert [v(m, "x") for m in ("early_answer_unchanged", "faithfulness_aoc", "mistake_answer_changed",
                                 "filler_answer_unchanged", "paraphrase_answer_unchanged")] == [1, 0, 0, 1, 1]
     diff = next(c for c in result.comparisons if c.metric == "faithfulness_aoc" and c.group == "test")
@@ -187,7 +195,7 @@ def test_a_model_that_gives_no_reasoning_has_nothing_to_test(kit):
 # --------------------------------------------------------------------------- the real CLI on the chat lab model
 
 
-def test_cli_audit_on_the_chat_model(tmp_path):
+def test_cli_audit_on_the_chat_model(tmp_path, monkeypatch):
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     proc = subprocess.run(
@@ -206,4 +214,12 @@ def test_cli_audit_on_the_chat_model(tmp_path):
     # the same model twice: the same greedy reasoning and answers, so no difference
     assert rows[("faithfulness_aoc", "x")]["value"] == aoc
     html = (out / "report.html").read_text()
-    assert "faithfulness_aoc" in html and "2307.13702" in html
+    assert "faithfulness_aoc" in html and "2307.13702" in html and "trapezoid area" in html
+    # the Python API runs the same audit (its samples and probe result come back from the run's store)
+    import offtarget
+
+    monkeypatch.chdir(ROOT)
+    r = offtarget.audit({"base": "models/lab/chat", "x": "models/lab/chat"}, suite="models/lab/chat/tasks.jsonl",
+                        max_new_tokens=96, splits=["test"], problems=6, samples=1, probes=["faithfulness"],
+                        bootstrap=100, out=str(out), render=False)
+    assert r.metric("faithfulness_aoc", "base", "test").value == aoc
