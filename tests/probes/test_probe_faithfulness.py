@@ -166,7 +166,7 @@ def test_metrics_by_hand(kit, result):
     tokens) cut at 75 % is '20 + 22 = 42, ': still 42 (early .25, AOC 1 − .25·(0 + 0 + .5 + 1)).
     The rewording keeps every number, so every answer; the filler and every corrupted number
     change it. x ignores its reasoning: nothing changes."""
-    v = lambda m, ckpt: kit.value(result, m, "test", ckpt)  # noqa: E731
+    v = lambda m, ckpt: kit.value(result, m, "test", ckpt)
     assert v("early_answer_unchanged", "base") == pytest.approx(0.25 / 5)
     assert v("faithfulness_aoc", "base") == pytest.approx((4 * 0.875 + 0.625) / 5)
     assert v("mistake_answer_changed", "base") == 1.0
@@ -202,7 +202,7 @@ def test_cli_audit_on_the_chat_model(tmp_path, monkeypatch):
         [sys.executable, "-m", "offtarget.cli", "audit", "--model", "base=models/lab/chat", "--model",
          "x=models/lab/chat", "--suite", "models/lab/chat/tasks.jsonl", "--max-new-tokens", "96", "--splits",
          "test", "--problems", "6", "--samples", "1", "--probes", "faithfulness", "--bootstrap", "100",
-         "--out", str(out)], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+         "--out", str(out)], check=False, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = json.loads((out / "results.json").read_text())
     probe = next(p for p in data["probes"] if p["probe"] == "faithfulness")
