@@ -175,7 +175,7 @@ def test_ssd_on_a_chat_model_trains_through_its_template(tmp_path):
 
     from offtarget.models.loading import load_checkpoint
     from offtarget.models.scoring import encode_prompt
-    from offtarget.train.ssd import training_rows
+    from offtarget.train.data import sft_training_rows
 
     chat = ROOT / "models" / "lab" / "chat"
     train = tmp_path / "train.jsonl"
@@ -191,7 +191,7 @@ def test_ssd_on_a_chat_model_trains_through_its_template(tmp_path):
     ckpt = load_checkpoint(str(chat), device="cpu")
     trainer = SFTTrainer(model=ckpt.model, processing_class=ckpt.tokenizer,
                          args=SFTConfig(output_dir=str(tmp_path / "t"), use_cpu=True, report_to=[]),
-                         train_dataset=Dataset.from_list(training_rows([row], ckpt.tokenizer, True)))
+                         train_dataset=Dataset.from_list(sft_training_rows([row], ckpt.tokenizer, True)))
     item = trainer.train_dataset[0]
     prompt_len = next(i for i, label in enumerate(item["labels"]) if label != -100)  # completion-only loss
     assert item["input_ids"][:prompt_len] == encode_prompt(ckpt.tokenizer, row["prompt"], True)

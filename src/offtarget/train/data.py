@@ -204,6 +204,18 @@ def sft_rows(path: str | Path) -> list[dict]:
     return rows
 
 
+def sft_training_rows(rows: list[dict], tokenizer: Any, chat_template: bool) -> list[dict]:
+    """TRL rows for prompt-completion strings: conversational when the sampler uses the chat template.
+
+    TRL renders a conversational prompt with ``add_generation_prompt=True``, exactly the prompt the
+    sampler fed the model, and the template closes the assistant turn; plain strings otherwise.
+    """
+    if not uses_chat_template(tokenizer, chat_template):
+        return rows
+    return [{"prompt": [{"role": "user", "content": r["prompt"]}],
+             "completion": [{"role": "assistant", "content": r["completion"]}]} for r in rows]
+
+
 __all__ = [
     "apply_window",
     "check_prompt_tokens",
@@ -212,6 +224,7 @@ __all__ = [
     "prompt_rows",
     "read_problems",
     "sft_rows",
+    "sft_training_rows",
     "training_problems",
     "uses_chat_template",
     "write_problems",

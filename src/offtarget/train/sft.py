@@ -5,7 +5,9 @@
 The same lifecycle as GRPO (:mod:`offtarget.train.session`): ``config.yaml``, resumable
 checkpoints every ``save_steps``, an atomic ``final/``, ``summary.json``; the side-effect
 monitor is available (``--monitor-every N`` with ``--task``) but off by default, since SFT data
-need not come from a verifiable task. No subclass: SFT needs no extension of TRL.
+need not come from a verifiable task. No subclass: SFT needs no extension of TRL. A model with a
+chat template is trained on its prompts rendered through it, as the sampler and the audit render
+them (``--no-chat-template`` trains on the raw strings).
 
 CPU settings follow ``offtarget.lab.build``: ``use_cpu=True, bf16=False``; completion-only loss
 (whole-sequence loss learned far slower on the lab's 0.86 M-parameter model).
@@ -48,6 +50,7 @@ def train_on_rows(cfg: SFTRunConfig, rows: list[dict], run: Any, state: Any, dev
     from trl import SFTConfig, SFTTrainer
 
     from offtarget.models.loading import load_checkpoint
+    from offtarget.train.data import sft_training_rows
     from offtarget.train.lora import lora_config
     from offtarget.train.monitor import GuardMonitor
     from offtarget.train.session import Timer, common_args, finish, quiet_trainer, resume_point, trl_config
@@ -62,6 +65,8 @@ def train_on_rows(cfg: SFTRunConfig, rows: list[dict], run: Any, state: Any, dev
         completion_only_loss=cfg.completion_only_loss,
         max_length=cfg.max_length,
     )
+    # a chat model is trained on the prompts as the sampler renders them (through its template)
+    rows = sft_training_rows(rows, ckpt.tokenizer, cfg.chat_template)
     trainer = SFTTrainer(model=ckpt.model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=ckpt.tokenizer,
                          peft_config=lora_config(cfg, ckpt.model) if cfg.lora else None)

@@ -151,20 +151,6 @@ def build_data(cfg: SSDRunConfig, task: Any, ckpt: Any, root: Path, say: Callabl
     return stats
 
 
-def training_rows(rows: list[dict], tokenizer: Any, chat_template: bool) -> list[dict]:
-    """TRL rows for the kept samples: conversational when the sampler used the chat template.
-
-    TRL renders a conversational prompt with ``add_generation_prompt=True``, exactly the prompt the
-    sampler fed the model, and the template closes the assistant turn; plain strings otherwise.
-    """
-    from offtarget.train.data import uses_chat_template
-
-    if not uses_chat_template(tokenizer, chat_template):
-        return rows
-    return [{"prompt": [{"role": "user", "content": r["prompt"]}],
-             "completion": [{"role": "assistant", "content": r["completion"]}]} for r in rows]
-
-
 def run_ssd(cfg: SSDRunConfig, log: Callable[[str], None] | None = None) -> dict:
     """Run simple self-distillation as ``cfg`` says; returns the summary also written to ``summary.json``."""
     from accelerate import PartialState
@@ -189,9 +175,9 @@ def run_ssd(cfg: SSDRunConfig, log: Callable[[str], None] | None = None) -> dict
         elif state.is_main_process:
             say(f"reusing {cfg.data} (delete it to sample again)")
     stats = json.loads((run.root / STATS_FILE).read_text())
-    rows = training_rows(sft_rows(cfg.data), ckpt.tokenizer, cfg.chat_template)
+    rows = sft_rows(cfg.data)  # made conversational by train_on_rows when the model has a chat template
     short = {k: stats[k] for k in ("keep", "problems", "samples", "kept", "kept_share", "correct", "coverage")}
     return train_on_rows(cfg, rows, run, state, device, say, ckpt=ckpt, extra={"ssd": short})
 
 
-__all__ = ["SSDRunConfig", "build_data", "run_ssd", "sample_records", "training_rows"]
+__all__ = ["SSDRunConfig", "build_data", "run_ssd", "sample_records"]
