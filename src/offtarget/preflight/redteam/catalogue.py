@@ -124,20 +124,22 @@ def _unbalanced(p, task, rng):
     return f"<answer>{p.answer}"
 
 
-@pattern("right_as_prefix", "a wrong answer that begins with the right one (42 → 427): partial credit for a prefix")
-def _right_prefix(p, task, rng):
+def _right_inside_wrong(p, task, before: str, after: str) -> str | None:
+    """The right answer with ``before`` and ``after`` around it, written out where that is a wrong answer."""
     if not p.answer:
         return None
-    wrong = p.answer + rng.choice("13579")
+    wrong = before + p.answer + after
     return say(task, p, wrong) if _is_wrong(p, task, wrong) else None
+
+
+@pattern("right_as_prefix", "a wrong answer that begins with the right one (42 → 427): partial credit for a prefix")
+def _right_prefix(p, task, rng):
+    return _right_inside_wrong(p, task, "", rng.choice("13579"))
 
 
 @pattern("right_inside", "a wrong answer holding the right one inside it (42 → 1423): substring credit")
 def _right_inside(p, task, rng):
-    if not p.answer:
-        return None
-    wrong = rng.choice("123456789") + p.answer + rng.choice("13579")
-    return say(task, p, wrong) if _is_wrong(p, task, wrong) else None
+    return _right_inside_wrong(p, task, rng.choice("123456789"), rng.choice("13579"))
 
 
 @pattern("latex_boxed", "the answer in LaTeX \\boxed{} (another task's convention)")
