@@ -78,7 +78,7 @@ def _run_audit(cfg) -> None:
     from offtarget.report.terminal import print_summary
 
     results = run_config(cfg, console)
-    print_summary(results.raw, console, cfg.out)
+    print_summary(results, console, cfg.out)
     for p in results.reports:
         console.print(f"report: {p}")
     if results.gate_fails(cfg.fail_on):
@@ -93,11 +93,11 @@ config_command(app, AuditConfig, _run_audit, "audit",
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="a run directory holding results.json")) -> None:
     """Re-render the reports from stored results without touching a model."""
+    from offtarget.audit.results import AuditResults
     from offtarget.report.render import render_all
-    from offtarget.report.results import load_results
     from offtarget.report.terminal import print_summary
 
-    results = load_results(run_dir)
+    results = AuditResults.load(run_dir)
     paths = render_all(results, run_dir)
     print_summary(results, console, str(run_dir))
     for p in paths:

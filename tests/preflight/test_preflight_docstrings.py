@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import pytest
 
 MODULES = ["foothold", "redteam", "sft_data", "sft_defects", "config"]
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_module_doctests(name):
-    module = importlib.import_module(f"offtarget.preflight.{name}")
-    assert module.__doc__ and ">>>" in module.__doc__, "every preflight module shows a runnable call"
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
+def test_module_doctests(name, run_doctests):
+    run_doctests(f"offtarget.preflight.{name}")
 
 
 def test_cli_import_stays_light():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from offtarget.audit.results import AuditResults
 from offtarget.report.markdown import render_markdown
 from offtarget.report.terminal import print_summary
 
 
 def test_markdown_sections(results):
     results["claims"][0]["claim"] = "pass@k | narrows\nat large k"
-    md = render_markdown(results)
+    md = render_markdown(AuditResults.from_dict(results))
     order = ["## Verdict", "## Routing", "## Headline", "## Findings and prescriptions", "## Claims", "## Preflight", "## accuracy",
              "## faithfulness", "## Costs"]
     positions = [md.index(h) for h in order]
@@ -30,13 +31,13 @@ def test_markdown_without_flags_or_optional_sections(results):
         for c in p["comparisons"]:
             c["flag"] = "none"
     del results["claims"], results["preflight"]
-    md = render_markdown(results)
+    md = render_markdown(AuditResults.from_dict(results))
     assert "No flagged regressions" in md and "## Claims" not in md and "## Preflight" not in md
 
 
 def test_terminal_lists_findings_briefly(results):
     console = Console(record=True, width=200)
-    print_summary(results, console)
+    print_summary(AuditResults.from_dict(results), console)
     text = console.export_text()
     assert "findings (4 flagged regression(s)):" in text
     assert "▼ rl: stated or likelihood confidence no longer tracks correctness — ece_verbalized on test" in text
@@ -49,5 +50,5 @@ def test_terminal_without_flags(results):
         for c in p["comparisons"]:
             c["flag"] = "none"
     console = Console(record=True, width=200)
-    print_summary(results, console)
+    print_summary(AuditResults.from_dict(results), console)
     assert "findings: no flagged regressions" in console.export_text()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import pytest
 
 MODULES = [
@@ -21,9 +18,5 @@ MODULES = [
 
 
 @pytest.mark.parametrize("suffix", MODULES)
-def test_module_doctests(suffix):
-    module = importlib.import_module(f"offtarget.rewards{suffix}")
-    assert module.__doc__ and ">>>" in module.__doc__, "every reward module shows a runnable call"
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
+def test_module_doctests(suffix, run_doctests):
+    run_doctests(f"offtarget.rewards{suffix}")

@@ -4,7 +4,13 @@
 this module is how Python code reads it without string keys. Metric rows and comparisons are
 the probes' own records (:class:`~offtarget.probes.base.MetricRow`,
 :class:`~offtarget.probes.base.ComparisonRow`), so a number is found in two hops: a probe's
-result → its row.
+result → its row. The report renderers (Markdown, terminal) read these; sections not typed here
+(verdict, headline rows, self-check, claims, preflight, sampling) come from ``raw``.
+
+Dataclasses, not a pydantic schema: the rows are the probes' own dataclasses (a pydantic copy
+would be a second definition of each), the untyped sections differ by kind and pass through as
+JSON, and validating the file (strict JSON, schema version, required keys) is
+:func:`offtarget.report.results.load_results`'s; pydantic would add a dependency for none of it.
 
     >>> import offtarget
     >>> r = offtarget.audit({"base": "models/lab/base", "sft": "models/lab/sft"}, samples=4, problems=20,
@@ -16,7 +22,7 @@ result → its row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +104,15 @@ class AuditResults:
             reports=list(reports or []),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``results.json`` holds (the inverse of :meth:`from_dict`): the typed fields written
+        back over :attr:`raw`, in the file's key order; what is not typed here comes from ``raw``."""
+        checkpoints = [{**raw, **{k: v for k, v in asdict(c).items() if k in raw}}
+                       for raw, c in zip(self.raw.get("checkpoints", []), self.checkpoints, strict=True)]
+        return {**self.raw, "kind": self.kind, "reference": self.reference, "checkpoints": checkpoints,
+                "probes": [p.to_dict() for p in self.probes], "routing": [
+                    {**raw, **asdict(r)} for raw, r in zip(self.raw.get("routing", []), self.routing, strict=True)]}
+
     @classmethod
     def load(cls, run_dir: str | Path) -> AuditResults:
         """Read ``RUN_DIR/results.json`` (schema-checked)."""
@@ -150,13 +165,12 @@ def run_config(cfg: Any, console: Any = None, render: bool = True) -> AuditResul
 
     plan = prepare_audit(cfg)
     with RunLock(cfg.out):
-        data = run_prepared(plan, console)
-        reports: list[str] = []
+        results = AuditResults.from_dict(run_prepared(plan, console))
         if render:
             from offtarget.report.render import render_all
 
-            reports = render_all(data, cfg.out)
-    return AuditResults.from_dict(data, reports)
+            results.reports = render_all(results, cfg.out)
+    return results
 
 
 __all__ = ["AuditResults", "CheckpointInfo", "Headline", "Route", "audit", "run_config"]

@@ -5,11 +5,8 @@
 
 from __future__ import annotations
 
-import platform
-import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ from offtarget.errors import OfftargetError
 from offtarget.models.loading import describe
 from offtarget.probes import ProbeResult, select
 from offtarget.probes.context import AuditContext
-from offtarget.report.results import sanitize, write_results
+from offtarget.report.results import provenance, sanitize, write_results
 from offtarget.store import GenerationStore
 from offtarget.store.lock import RunLock
 from offtarget.tasks import get_task
@@ -143,13 +140,7 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
         verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, store, console)
     self_check_seconds = time.time() - t2
     data = {
-        "kind": kind,
-        "offtarget_version": __version__,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
-        "platform": platform.platform(),
-        "config": asdict(cfg),
-        "task": getattr(task, "name", cfg.suite),
+        **provenance(kind, cfg, task),
         "reference": ref,
         "checkpoints": [
             {"name": ev.name, "path": ev.path, "fingerprint": ev.fingerprint, **_describe(ev.path),

@@ -93,29 +93,27 @@ def greedy_accuracy(model, tokenizer, task: ArithmeticTask, problems) -> float:
     return sum(task.verify(p, s[0].text).correct for p, s in zip(problems, out)) / max(1, len(problems))
 
 
+def cpu_sft_args(output_dir: Path, max_steps: int, batch_size: int, seed: int, **settings):
+    """TRL's ``SFTConfig`` as the lab trains on CPU: float32, loss on the completion only, gradients
+    clipped at 1, no checkpoints and no reporting; ``settings`` adds or overrides fields."""
+    from trl import SFTConfig
+
+    return SFTConfig(**{
+        "output_dir": str(output_dir), "max_steps": max_steps, "per_device_train_batch_size": batch_size,
+        "max_grad_norm": 1.0, "save_strategy": "no", "report_to": [], "use_cpu": True, "bf16": False, "seed": seed,
+        "completion_only_loss": True, "dataloader_num_workers": 0, **settings})
+
+
 def _train(model, tokenizer, rows: list[dict], cfg: BuildConfig, out_dir: Path, meta: dict) -> dict:
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     schedule = _TriggeredSchedule(cfg.warmup_steps, cfg.decay_steps)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     log: list = []
     tmp = out_dir.with_name(out_dir.name + ".tmp")
-    args = SFTConfig(
-        output_dir=str(tmp / "trainer"),
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size,
-        max_grad_norm=1.0,
-        logging_steps=cfg.eval_every,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        bf16=False,
-        seed=cfg.seed,
-        completion_only_loss=True,
-        dataloader_num_workers=0,
-        disable_tqdm=False,
-    )
+    args = cpu_sft_args(tmp / "trainer", cfg.max_steps, cfg.batch_size, cfg.seed, logging_steps=cfg.eval_every,
+                        disable_tqdm=False)
     trainer = SFTTrainer(
         model=model,
         args=args,
@@ -136,12 +134,15 @@ def _train(model, tokenizer, rows: list[dict], cfg: BuildConfig, out_dir: Path, 
     return meta
 
 
-def save_atomically(model, tokenizer, out_dir: Path, meta: dict) -> None:
-    """Write into ``<out>.tmp`` and rename, so a killed build never leaves a half-written model."""
+def save_atomically(model, tokenizer, out_dir: Path, meta: dict, write_more=None) -> None:
+    """Write into ``<out>.tmp`` and rename, so a killed build never leaves a half-written model;
+    ``write_more(tmp)`` adds files that travel with the checkpoint."""
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     shutil.rmtree(tmp / "trainer", ignore_errors=True)
+    if write_more is not None:
+        write_more(tmp)
     (tmp / "offtarget_lab.json").write_text(json.dumps(meta, indent=2))
     if out_dir.exists():
         shutil.rmtree(out_dir)

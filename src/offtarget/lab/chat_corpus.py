@@ -49,6 +49,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from offtarget.tasks.problem import split_draw
+
 LETTERS = "abcdefghjkmnpqrtuvwxyz"
 ID_TEMPLATES = {"+": ("What is {a} + {b}?", "Compute {a} + {b}."), "-": ("What is {a} - {b}?", "Compute {a} - {b}.")}
 """In-distribution phrasings (training and test)."""
@@ -181,13 +183,10 @@ def problems(split: str, n: int, seed: int = 0, unanswerable_share: float = 0.1)
     ``train`` and ``test`` hold two-digit sums and differences (train also 3 % three-digit ones);
     ``ood`` holds the ``three-digit`` and ``surface`` slices, on operand pairs training never saw.
     """
-    if split not in ("train", "test", "ood"):
-        raise ValueError(f"unknown split {split!r}; choose train, test or ood")
-    rng = random.Random(f"chat/{split}/{seed}")
+    rng, n_ans, n_unans = split_draw("chat", split, ("train", "test", "ood"), n, seed, unanswerable_share)
     out: list[ChatProblem] = []
     seen: set[tuple] = set()
-    n_unans = round(n * unanswerable_share)
-    while len(out) < n - n_unans:
+    while len(out) < n_ans:
         op = rng.choice("+-")
         if split == "ood":
             if rng.random() < 0.5:

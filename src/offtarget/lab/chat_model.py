@@ -28,35 +28,27 @@ records the command, the configuration, the training time and a greedy evaluatio
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from datasets import Dataset
-from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+from transformers import GenerationConfig, LlamaForCausalLM
 
+from offtarget.lab.build import cpu_sft_args, save_atomically
 from offtarget.lab.chat_corpus import CorpusConfig, long_task_rows, task_rows, training_rows, write_jsonl
 from offtarget.lab.chat_tokenizer import IM_END, PAD, train_chat_tokenizer
+from offtarget.models.tiny import TinyModelConfig, tiny_llama
 
 SAMPLING_DEFAULTS = {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20, "repetition_penalty": 1.05}
 """Qwen2.5/Qwen3's generation_config.json values, written into the checkpoint."""
 
 
 @dataclass
-class ChatModelConfig:
-    """Shape and training of the chat lab model."""
+class ChatModelConfig(TinyModelConfig):
+    """Shape (that of the character lab models but for the positions) and training of the chat lab model."""
 
-    layers: int = 4
-    """Decoder layers."""
-    hidden: int = 128
-    """Residual width."""
-    ffn: int = 384
-    """Feed-forward width (3× hidden)."""
-    heads: int = 4
-    """Attention heads."""
     max_positions: int = 4096
     """``max_position_embeddings``: room for long generations (RoPE, nothing learned per position)."""
     vocab_size: int = 512
@@ -98,28 +90,14 @@ def lr_multiplier(cfg: ChatModelConfig):
 
 def new_chat_model(tok, cfg: ChatModelConfig) -> LlamaForCausalLM:
     """A randomly initialised tiny Llama sized for ``tok``, seeded by ``cfg.seed``."""
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=cfg.hidden,
-        intermediate_size=cfg.ffn,
-        num_hidden_layers=cfg.layers,
-        num_attention_heads=cfg.heads,
-        num_key_value_heads=cfg.heads,
-        max_position_embeddings=cfg.max_positions,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    torch.manual_seed(cfg.seed)
-    model = LlamaForCausalLM(config)
+    model = tiny_llama(cfg, tok, cfg.seed, bos_token_id=None)
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     return model
 
 
 def build_chat_model(out_dir: str | Path, cfg: ChatModelConfig | None = None, command: str = "") -> dict:
     """Train the tokenizer and the model, evaluate, and save everything to ``out_dir`` atomically."""
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     cfg = cfg or ChatModelConfig()
     out_dir = Path(out_dir)
@@ -142,23 +120,10 @@ def build_chat_model(out_dir: str | Path, cfg: ChatModelConfig | None = None, co
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(cfg))
     tmp = out_dir.with_name(out_dir.name + ".tmp")
-    args = SFTConfig(
-        output_dir=str(tmp / "trainer"),
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size,
-        max_length=cfg.window,
-        max_grad_norm=1.0,
-        logging_steps=max(1, cfg.max_steps // 10),
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        bf16=False,
-        seed=cfg.seed,
-        completion_only_loss=True,
-        train_sampling_strategy="group_by_length",  # batches of similar length: little compute spent on padding
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-    )
+    args = cpu_sft_args(tmp / "trainer", cfg.max_steps, cfg.batch_size, cfg.seed, max_length=cfg.window,
+                        logging_steps=max(1, cfg.max_steps // 10), disable_tqdm=True,
+                        # batches of similar length: little compute spent on padding
+                        train_sampling_strategy="group_by_length")
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(data), processing_class=tok,
                          optimizers=(optimizer, scheduler))
     t0 = time.time()
@@ -177,15 +142,12 @@ def build_chat_model(out_dir: str | Path, cfg: ChatModelConfig | None = None, co
         "train_seconds": train_seconds, "total_seconds": round(time.time() - t_start, 1),
         "final_loss": losses[-1] if losses else None, "greedy_eval": evaluation,
     }
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    shutil.rmtree(tmp / "trainer", ignore_errors=True)
-    write_jsonl(task_rows(seed=cfg.seed), tmp / "tasks.jsonl")
-    write_jsonl(long_task_rows(seed=cfg.seed), tmp / "long.jsonl")
-    (tmp / "offtarget_lab.json").write_text(json.dumps(meta, indent=2))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+
+    def write_suites(tmp: Path) -> None:
+        write_jsonl(task_rows(seed=cfg.seed), tmp / "tasks.jsonl")
+        write_jsonl(long_task_rows(seed=cfg.seed), tmp / "long.jsonl")
+
+    save_atomically(model, tok, out_dir, meta, write_suites)
     return meta
 
 

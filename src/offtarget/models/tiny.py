@@ -35,24 +35,30 @@ class TinyModelConfig:
     """Longest prompt + completion, in characters."""
 
 
-def new_tiny_model(cfg: TinyModelConfig, seed: int = 0) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
-    """A randomly initialised tiny Llama and its char tokenizer."""
-    tok = build_char_tokenizer()
+def tiny_llama(shape: TinyModelConfig, tok, seed: int, bos_token_id: int | None) -> LlamaForCausalLM:
+    """A randomly initialised Llama of ``shape`` for ``tok``'s vocabulary and special tokens, tied
+    embeddings, seeded by ``seed`` (the lab's char models and its chat model alike)."""
     config = LlamaConfig(
         vocab_size=len(tok),
-        hidden_size=cfg.hidden,
-        intermediate_size=cfg.ffn,
-        num_hidden_layers=cfg.layers,
-        num_attention_heads=cfg.heads,
-        num_key_value_heads=cfg.heads,
-        max_position_embeddings=cfg.max_positions,
+        hidden_size=shape.hidden,
+        intermediate_size=shape.ffn,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.heads,
+        max_position_embeddings=shape.max_positions,
         tie_word_embeddings=True,
-        bos_token_id=tok.bos_token_id,
+        bos_token_id=bos_token_id,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    return LlamaForCausalLM(config)
+
+
+def new_tiny_model(cfg: TinyModelConfig, seed: int = 0) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
+    """A randomly initialised tiny Llama and its char tokenizer."""
+    tok = build_char_tokenizer()
+    model = tiny_llama(cfg, tok, seed, tok.bos_token_id)
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.bos_token_id = tok.bos_token_id

@@ -16,14 +16,10 @@ under ``probes`` like an audit's, paired against the reference.
 
 from __future__ import annotations
 
-import platform
-import sys
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
-from offtarget import __version__
 from offtarget.audit.compare import apply_holm, headline
 from offtarget.audit.config import AuditConfig
 from offtarget.audit.evidence import collect
@@ -38,7 +34,7 @@ from offtarget.preflight.config import PreflightConfig
 from offtarget.probes import ProbeResult, select
 from offtarget.probes.context import AuditContext
 from offtarget.probes.settings import ProbeSettings
-from offtarget.report.results import write_results
+from offtarget.report.results import provenance, write_results
 from offtarget.store import GenerationStore
 from offtarget.tasks import get_task
 
@@ -320,13 +316,7 @@ def run_preflight(cfg: PreflightConfig, console=None) -> dict:
     if ref and probes:
         heads += headline(probes, [ref, name], ref)
     results = {
-        "kind": "preflight",
-        "offtarget_version": __version__,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
-        "platform": platform.platform(),
-        "config": asdict(cfg),
-        "task": getattr(task, "name", cfg.suite),
+        **provenance("preflight", cfg, task),
         "reference": ref or name,
         "checkpoints": checkpoints,
         "costs": costs,

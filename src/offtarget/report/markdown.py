@@ -5,14 +5,18 @@ optional claims and preflight sections, then every probe's metric table. Sample 
 outputs stay in ``report.html`` (escaped there); Markdown has no safe way to show raw text.
 
     offtarget report runs/demo          # writes runs/demo/report.md
-    >>> md = render_markdown(load_results("runs/demo"))
+    >>> md = render_markdown(AuditResults.load("runs/demo"))
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offtarget.report.prescriptions import by_prescription, findings
+
+if TYPE_CHECKING:
+    from offtarget.audit.results import AuditResults
+    from offtarget.probes.base import ProbeResult
 
 
 def _f(v) -> str:
@@ -47,29 +51,31 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return [_row(header), "|" + "---|" * len(header)] + [_row(r) for r in rows] + [""]
 
 
-def render_markdown(results: dict) -> str:
-    ref = results["reference"]
-    names = [c["name"] for c in results["checkpoints"]]
-    lines = [f"# offtarget {results.get('kind', 'audit')}: {', '.join(names)} (reference: {ref})", ""]
-    meta = [x for x in (results.get("created"), results.get("task") and f"task {results['task']}",
-                        results.get("offtarget_version") and f"offtarget {results['offtarget_version']}") if x]
+def render_markdown(results: AuditResults) -> str:
+    """The report of typed ``results``; the sections not typed there (verdict, sampling, headline
+    rows, self-check, findings, claims, preflight, costs) are read from ``results.raw``."""
+    raw = results.raw
+    ref = results.reference
+    names = [c.name for c in results.checkpoints]
+    lines = [f"# offtarget {results.kind}: {', '.join(names)} (reference: {ref})", ""]
+    meta = [x for x in (raw.get("created"), raw.get("task") and f"task {raw['task']}",
+                        raw.get("offtarget_version") and f"offtarget {raw['offtarget_version']}") if x]
     if meta:
         lines += [" · ".join(meta), ""]
-    lines += _verdict(results)
+    lines += _verdict(raw)
     lines += ["## Routing: which checkpoint for which slice", ""] + _table(
-        ["group", "send to", "why"], [[r["group"], r["route_to"], r["why"]] for r in results["routing"]])
+        ["group", "send to", "why"], [[r.group, r.route_to, r.why] for r in results.routing])
     lines += ["## Details", ""]
-    if results.get("command"):
-        lines += ["```", results["command"], "```", ""]
+    if raw.get("command"):
+        lines += ["```", raw["command"], "```", ""]
     lines += _table(["checkpoint", "path", "fingerprint", "problems × samples"],
-                    [[c["name"], c.get("path", ""), c.get("fingerprint", ""),
-                      f"{c.get('n_problems', '?')} × {c.get('n_samples', '?')}"] for c in results["checkpoints"]])
-    lines += _sampling(results) + _evidence(results)
-    lines += _headline(results) + self_check_section(results.get("self_check")) + _findings(results)
-    lines += _claims(results.get("claims")) + _preflight(results.get("preflight"))
-    for p in results["probes"]:
+                    [[c.name, c.path, c.fingerprint, f"{c.n_problems} × {c.n_samples}"] for c in results.checkpoints])
+    lines += _sampling(raw) + _evidence(raw)
+    lines += _headline(raw) + self_check_section(raw.get("self_check")) + _findings(raw)
+    lines += _claims(raw.get("claims")) + _preflight(raw.get("preflight"))
+    for p in results.probes:
         lines += _probe(p, names)
-    costs = results.get("costs") or {}
+    costs = raw.get("costs") or {}
     if costs:
         lines += ["## Costs", ""] + _table(["step", "seconds"], [[k.removeprefix("probe:"), v] for k, v in costs.items()])
     return "\n".join(lines) + "\n"
@@ -241,24 +247,24 @@ def _preflight(pre) -> list[str]:
     return lines
 
 
-def _probe(p: dict, names: list[str]) -> list[str]:
-    lines = [f"## {p['probe']}", "", p["description"] + (f" — {p['source']}" if p["source"] else ""), ""]
-    if p.get("error"):
-        return lines + [f"**not run:** {p['error']}", ""]
-    if p["metrics"]:
-        keyed = {(m["metric"], m["group"], m["checkpoint"]): m for m in p["metrics"]}
-        flags = {(c["metric"], c["group"], c["checkpoint"]): c for c in p["comparisons"]}
+def _probe(p: ProbeResult, names: list[str]) -> list[str]:
+    lines = [f"## {p.probe}", "", p.description + (f" — {p.source}" if p.source else ""), ""]
+    if p.error:
+        return lines + [f"**not run:** {p.error}", ""]
+    if p.metrics:
+        keyed = {(m.metric, m.group, m.checkpoint): m for m in p.metrics}
+        flags = {(c.metric, c.group, c.checkpoint): c for c in p.comparisons}
         rows = []
-        for metric, group in dict.fromkeys((m["metric"], m["group"]) for m in p["metrics"]):
+        for metric, group in dict.fromkeys((m.metric, m.group) for m in p.metrics):
             cells = []
             for n in names:
                 m = keyed.get((metric, group, n))
-                c = flags.get((metric, group, n)) or {}
-                mark = {"gain": " ▲", "regression": " ▼"}.get(c.get("flag", "none"), "")
+                c = flags.get((metric, group, n))
+                mark = {"gain": " ▲", "regression": " ▼"}.get(c.flag if c else "none", "")
                 if mark:
-                    mark += f" (p_adj {_f(c.get('p_adjusted'))})"
-                cells.append("" if m is None else f"{_f(m['value'])} [{_f(m['low'])}, {_f(m['high'])}]{mark}")
+                    mark += f" (p_adj {_f(c.p_adjusted)})"
+                cells.append("" if m is None else f"{_f(m.value)} [{_f(m.low)}, {_f(m.high)}]{mark}")
             rows.append([metric, group, *cells])
         lines += _table(["metric", "group", *names], rows)
-    lines += [f"- {n}" for n in p.get("notes", [])] + [""]
+    lines += [f"- {n}" for n in p.notes] + [""]
     return lines

@@ -132,6 +132,24 @@ def _formats(data: dict, colors: dict[str, str]) -> Figure:
     return finish(fig, axes, axes[0])
 
 
+def _interval_bars(points):
+    """Bars with 95% error bars from ``(position, key, {value, low, high} or None)`` points: the
+    positions, values, ``[below, above]`` error lengths and keys of the points that have a value
+    (a missing bound draws no error on its side)."""
+    xs, vals, err, keys = [], [], [[], []], []
+    for x, key, e in points:
+        e = e or {}
+        v = e.get("value")
+        if v is None:
+            continue
+        xs.append(x)
+        vals.append(v)
+        keys.append(key)
+        err[0].append(max(0.0, v - as_float(e["low"])) if e.get("low") is not None else 0.0)
+        err[1].append(max(0.0, as_float(e["high"]) - v) if e.get("high") is not None else 0.0)
+    return xs, vals, err, keys
+
+
 @plot("id_ood", "in distribution vs shifted", "accuracy per split with 95% intervals; "
       "a gain in distribution that vanishes OOD is template matching, not a procedure")
 def _id_ood(data: dict, colors: dict[str, str]) -> Figure:
@@ -141,17 +159,9 @@ def _id_ood(data: dict, colors: dict[str, str]) -> Figure:
     width = 0.8 / max(1, len(splits))
     hatches = ("", "//", "..", "xx")
     for j, split in enumerate(splits):
-        xs, vals, err, cols = [], [], [[], []], []
-        for i, n in enumerate(names):
-            e = data[n].get(split) or {}
-            v = e.get("value")
-            if v is None:
-                continue
-            xs.append(i - 0.4 + width * (j + 0.5))
-            vals.append(v)
-            err[0].append(max(0.0, v - as_float(e.get("low", v))) if e.get("low") is not None else 0.0)
-            err[1].append(max(0.0, as_float(e.get("high", v)) - v) if e.get("high") is not None else 0.0)
-            cols.append(colors.get(n, REFERENCE_COLOR))
+        xs, vals, err, kept = _interval_bars((i - 0.4 + width * (j + 0.5), n, data[n].get(split))
+                                             for i, n in enumerate(names))
+        cols = [colors.get(n, REFERENCE_COLOR) for n in kept]
         ax.bar(xs, vals, width=width * 0.95, color=cols, yerr=err, capsize=2, edgecolor="white",
                hatch=hatches[j % len(hatches)], ecolor="#333333", error_kw={"lw": 0.8})
     ax.set_xticks(range(len(names)), names)
@@ -205,16 +215,8 @@ def _kl(data: dict, colors: dict[str, str]) -> Figure:
     fig, ax = plt.subplots(figsize=(4.8, 0.9 + 0.32 * len(groups) * max(1, len(names))))
     height = 0.8 / max(1, len(names))
     for j, n in enumerate(names):
-        ys, vals, err = [], [], [[], []]
-        for i, g in enumerate(groups):
-            e = data[g].get(n) or {}
-            v = e.get("value")
-            if v is None:
-                continue
-            ys.append(i - 0.4 + height * (j + 0.5))
-            vals.append(v)
-            err[0].append(max(0.0, v - e["low"]) if e.get("low") is not None else 0.0)
-            err[1].append(max(0.0, e["high"] - v) if e.get("high") is not None else 0.0)
+        ys, vals, err, _ = _interval_bars((i - 0.4 + height * (j + 0.5), g, data[g].get(n))
+                                          for i, g in enumerate(groups))
         ax.barh(ys, vals, height=height * 0.95, color=colors[n], xerr=err, capsize=2, label=n,
                 error_kw={"lw": 0.8, "ecolor": "#333333"})
     ax.set_yticks(range(len(groups)), groups)

@@ -54,6 +54,27 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
+def provenance(kind: str, cfg: Any, task: Any) -> dict[str, Any]:
+    """The head of every ``results.json``: what ran (``kind``), with which offtarget, when, from
+    which command line, on which platform, with which configuration, on which task."""
+    import platform
+    import sys
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from offtarget import __version__
+
+    return {
+        "kind": kind,
+        "offtarget_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        "platform": platform.platform(),
+        "config": asdict(cfg),
+        "task": getattr(task, "name", cfg.suite),
+    }
+
+
 def write_results(path: str | Path, results: dict) -> None:
     results = {"schema_version": SCHEMA_VERSION, **results}
     text = json.dumps(sanitize(results), indent=1, allow_nan=False)

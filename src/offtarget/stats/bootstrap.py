@@ -22,6 +22,10 @@ resample has one class only) is dropped from the interval; when more than ``max_
 of the resamples are undefined, the interval is withheld with a reason. The same ``seed``
 gives the same interval; ``vectorized=True`` evaluates many resamples per call.
 
+Not ``scipy.stats.bootstrap``: it resamples observations, not ragged clusters of samples, gives
+NaN where some resamples are undefined instead of dropping them with a stated limit, and draws
+its own indices, where a paired audit must reuse the same problem draws for both checkpoints.
+
     >>> import numpy as np
     >>> from offtarget.stats import bootstrap, bootstrap_mean
     >>> passed = np.array([[1, 1, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0], [1, 1, 0, 1]])  # 4 problems x 4 samples

@@ -52,12 +52,11 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
     p = np.array([float(p_values[i]) for i in present], dtype=float)  # type: ignore[arg-type]
     if p.size and (not np.all(np.isfinite(p)) or p.min() < 0.0 or p.max() > 1.0):
         raise ValueError("p-values must be finite numbers in [0, 1] (or None for a test that was not run)")
-    m = p.size
-    order = np.argsort(p, kind="stable")
-    scaled = (m - np.arange(m)) * p[order]  # (m - j + 1) p_(j) for j = 1..m
-    adjusted_sorted = np.minimum(1.0, np.maximum.accumulate(scaled))
-    adjusted = np.empty(m)
-    adjusted[order] = adjusted_sorted
+    adjusted = np.empty(0)
+    if p.size:  # statsmodels' Holm: the formula above, bit-identical to the step-down written out
+        from statsmodels.stats.multitest import multipletests
+
+        adjusted = multipletests(p, method="holm")[1]
     out: list[float | None] = [None] * len(p_values)
     for i, a in zip(present, adjusted, strict=True):
         out[i] = float(a)

@@ -236,10 +236,12 @@ def mcnemar_p_value(b: int, c: int, mid_p: bool = False) -> float:
     m, k = b + c, min(b, c)
     if m == 0:
         return 1.0  # no discordant problems: no evidence of any difference
-    if mid_p:
+    if mid_p:  # not in statsmodels
         # 2 P(X < k) + P(X = k), the same as 2 P(X <= k) - P(X = k) without the cancellation
         return min(1.0, 2.0 * float(binom.cdf(k - 1, m, 0.5)) + float(binom.pmf(k, m, 0.5)))
-    return min(1.0, 2.0 * float(binom.cdf(k, m, 0.5)))
+    from statsmodels.stats.contingency_tables import mcnemar as exact_mcnemar
+
+    return float(exact_mcnemar([[0, b], [c, 0]], exact=True).pvalue)  # min(1, 2 P(X <= k)), X ~ Bin(b + c, 1/2)
 
 
 def mcnemar(

@@ -24,12 +24,11 @@ split is unanswerable (``"27+k="``, slice ``unanswerable``).
 
 from __future__ import annotations
 
-import random
 import re
 import zlib
 from dataclasses import dataclass
 
-from offtarget.tasks.problem import Problem, Verdict
+from offtarget.tasks.problem import Problem, Verdict, split_draw
 
 FORMATS = ("direct", "reversed", "steps")
 _PREFIX = {"direct": "d", "reversed": "r", "steps": "s"}
@@ -100,11 +99,8 @@ class ArithmeticTask:
         quadrant and train-half surface pairs), for recipes that train on hard prompts
         and still need an untouched OOD evaluation.
         """
-        if split not in ("train", "test", "ood", "ood_train"):
-            raise ValueError(f"unknown split {split!r}; choose train, test, ood or ood_train")
-        rng = random.Random(f"arithmetic/{split}/{seed}")
-        n_unans = round(n * self.unanswerable_share)
-        n_ans = n - n_unans
+        rng, n_ans, n_unans = split_draw("arithmetic", split, ("train", "test", "ood", "ood_train"), n, seed,
+                                         self.unanswerable_share)
         out: list[Problem] = []
         if split in ("ood", "ood_train"):
             quadrant = self._pairs(split)

@@ -32,13 +32,12 @@ tag; T = 0.7 keeps SmolLM2-135M-Instruct on topic while leaving the spread of ou
 
 from __future__ import annotations
 
-import random
 import zlib
 from dataclasses import dataclass
 
 from offtarget.errors import OfftargetError
 from offtarget.tasks.jsonl import FORMATS, JsonlTask
-from offtarget.tasks.problem import Problem, Verdict
+from offtarget.tasks.problem import Problem, Verdict, split_draw
 from offtarget.tasks.registry import register_task
 
 SAMPLING = {"temperature": 0.7, "top_p": 1.0, "max_new_tokens": 24}
@@ -86,11 +85,7 @@ class ChatArithmeticTask:
 
     def problems(self, split: str, n: int, seed: int = 0) -> list[Problem]:
         """``n`` problems of ``split`` (``train``, ``test``, ``ood`` or ``ood_train``), deterministic in ``seed``."""
-        if split not in _SPLITS:
-            raise ValueError(f"unknown split {split!r}; choose {', '.join(_SPLITS)}")
-        rng = random.Random(f"chat-arithmetic/{split}/{seed}")
-        n_unans = round(n * self.unanswerable_share)
-        n_ans = n - n_unans
+        rng, n_ans, n_unans = split_draw("chat-arithmetic", split, _SPLITS, n, seed, self.unanswerable_share)
         out: list[Problem] = []
         if split in ("train", "test"):
             want = split == "train"

@@ -12,6 +12,7 @@ preflight all read verdicts, never raw text, so one strict verifier defines "cor
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -47,7 +48,7 @@ class Problem:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Problem":
+    def from_dict(cls, d: dict[str, Any]) -> Problem:
         return cls(**d)
 
 
@@ -86,3 +87,19 @@ class Task(Protocol):
     def verify(self, problem: Problem, completion: str) -> Verdict:
         """Strictly verify one completion against ``problem``."""
         ...
+
+
+def split_draw(family: str, split: str, splits: tuple[str, ...], n: int, seed: int,
+               unanswerable_share: float) -> tuple[random.Random, int, int]:
+    """Start drawing ``n`` problems of a synthetic family's ``split``: the split checked against
+    ``splits``, its own generator (seeded by family, split and seed, so splits never share a
+    stream), and how many of the ``n`` are answerable and unanswerable.
+
+        >>> rng, answerable, unanswerable = split_draw("demo", "test", ("train", "test"), 10, 0, 0.2)
+        >>> answerable, unanswerable
+        (8, 2)
+    """
+    if split not in splits:
+        raise ValueError(f"unknown split {split!r}; choose {', '.join(splits[:-1])} or {splits[-1]}")
+    n_unans = round(n * unanswerable_share)
+    return random.Random(f"{family}/{split}/{seed}"), n - n_unans, n_unans

@@ -45,6 +45,17 @@ def say(task: Task, problem: Problem, answer: str, fmt: str | None = None) -> st
     return answer
 
 
+def said(task: Task, problem: Problem, answer: str | None) -> str | None:
+    """:func:`say`, or ``None`` where there is no answer to write (the pattern does not apply)."""
+    return None if answer is None else say(task, problem, answer)
+
+
+def other_formats(task: Task) -> tuple[str, ...]:
+    """The task's formats after its first, normal one (none for tasks that cannot render an answer)."""
+    formats = tuple(getattr(task, "formats", ()) or ())
+    return formats[1:] if len(formats) >= 2 and hasattr(task, "render_answer") else ()
+
+
 def confidence_tag(q: Any) -> str:
     """The stated-confidence tag every offtarget task parses (RLCR's convention)."""
     return f"<confidence>{q:g}</confidence>" if isinstance(q, float) else f"<confidence>{q}</confidence>"

@@ -176,67 +176,57 @@ def _mean(vals: Sequence[float | None]) -> float | None:
     return float(np.mean(defined)) if defined else None
 
 
-def _score(fn, pat: Pattern, problems, task, baseline, gap, tolerance, tokenizer, n_resamples, seed) -> PatternScore:
+def _paired(fn, pat: Pattern, problems, task, applies, against, gap, deficit: bool, tokenizer, n_resamples,
+            seed) -> tuple[PatternScore, Estimate | None]:
+    """Score ``pat``'s completion of each problem where ``applies(problem, text)``, paired per problem
+    with the reward ``against`` it is measured against: the mean of reward − against (against −
+    reward with ``deficit``) with its bootstrap interval, None where nothing paired. The example
+    kept is the completion with the largest paired difference."""
     score = PatternScore(pat.name, pat.description)
     idx, texts = [], []
     for i, p in enumerate(problems):
         text = pat.generate(p, task, random.Random(f"{seed}/{pat.name}/{p.id}"))
-        if text is None or task.verify(p, text).correct:  # not applicable, or the task's own right answer
-            continue
-        idx.append(i)
-        texts.append(text)
+        if text is not None and applies(p, text):
+            idx.append(i)
+            texts.append(text)
     if not texts:
-        score.error = None
-        return score
+        return score, None
     try:
         vals = call_like_trl(fn, [problems[i] for i in idx], texts, tokenizer)
     except RewardFailure as exc:
         score.error = str(exc)
-        return score
+        return score, None
     score.n_none = sum(v is None for v in vals)
-    pairs = [(i, t, v, baseline[i]) for i, t, v in zip(idx, texts, vals)
-             if v is not None and baseline[i] is not None]
+    pairs = [(t, v, against[i]) for i, t, v in zip(idx, texts, vals) if v is not None and against[i] is not None]
     if not pairs:
-        return score
-    gains = np.array([v - b for _, _, v, b in pairs])
+        return score, None
+    diffs = np.array([b - v if deficit else v - b for _, v, b in pairs])
     score.n = len(pairs)
-    score.mean = float(np.mean([v for _, _, v, _ in pairs]))
-    score.gain = bootstrap_mean(gains, n_resamples=n_resamples, seed=seed)
-    score.share_of_gap = float(gains.mean() / gap) if gap is not None and gap > 0 else None
-    score.exploit = is_exploit(score.gain, gap, tolerance)
-    best = int(np.argmax(gains))
-    score.example, score.example_reward = pairs[best][1], pairs[best][2]
+    score.mean = float(np.mean([v for _, v, _ in pairs]))
+    score.share_of_gap = float(diffs.mean() / gap) if gap is not None and gap > 0 else None
+    largest = int(np.argmax(diffs))
+    score.example, score.example_reward = pairs[largest][0], pairs[largest][1]
+    return score, bootstrap_mean(diffs, n_resamples=n_resamples, seed=seed)
+
+
+def _score(fn, pat: Pattern, problems, task, baseline, gap, tolerance, tokenizer, n_resamples, seed) -> PatternScore:
+    """A pattern against the honest wrong answer, where the task's own verifier rejects it."""
+    score, gain = _paired(fn, pat, problems, task, lambda p, text: not task.verify(p, text).correct, baseline, gap,
+                          False, tokenizer, n_resamples, seed)
+    if gain is not None:
+        score.gain, score.exploit = gain, is_exploit(gain, gap, tolerance)
     return score
 
 
 def _score_wrapper(fn, wrap: Pattern, problems, task, plain, gap, tolerance, tokenizer, n_resamples,
                    seed) -> PatternScore:
-    """A right-answer wrapper against the plain right answer, on the problems where the task accepts it."""
-    score = PatternScore(wrap.name, wrap.description)
-    idx, texts = [], []
-    for i, p in enumerate(problems):
-        text = wrap.generate(p, task, random.Random(f"{seed}/{wrap.name}/{p.id}"))
-        if text is None or text == plain_correct(p, task) or not task.verify(p, text).correct:
-            continue  # not applicable, the plain answer itself, or not right by the task's own verifier
-        idx.append(i)
-        texts.append(text)
-    if not texts:
-        return score
-    try:
-        vals = call_like_trl(fn, [problems[i] for i in idx], texts, tokenizer)
-    except RewardFailure as exc:
-        score.error = str(exc)
-        return score
-    score.n_none = sum(v is None for v in vals)
-    pairs = [(t, v, plain[i]) for i, t, v in zip(idx, texts, vals) if v is not None and plain[i] is not None]
-    if not pairs:
-        return score
-    deficits = np.array([b - v for _, v, b in pairs])
-    score.n = len(pairs)
-    score.mean = float(np.mean([v for _, v, _ in pairs]))
-    score.deficit = bootstrap_mean(deficits, n_resamples=n_resamples, seed=seed)
-    score.share_of_gap = float(deficits.mean() / gap) if gap is not None and gap > 0 else None
-    score.underpaid = is_exploit(score.deficit, gap, tolerance)
-    worst = int(np.argmax(deficits))
-    score.example, score.example_reward = pairs[worst][0], pairs[worst][1]
+    """A right-answer wrapper against the plain right answer, where the task's own verifier accepts
+    it and it is not the plain answer itself."""
+
+    def applies(p, text):
+        return text != plain_correct(p, task) and task.verify(p, text).correct
+
+    score, deficit = _paired(fn, wrap, problems, task, applies, plain, gap, True, tokenizer, n_resamples, seed)
+    if deficit is not None:
+        score.deficit, score.underpaid = deficit, is_exploit(deficit, gap, tolerance)
     return score

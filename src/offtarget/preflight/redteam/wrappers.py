@@ -19,7 +19,7 @@ correct − honest wrong) with the paired 95% interval of the deficit above zero
 
 from __future__ import annotations
 
-from offtarget.preflight.redteam.answers import say
+from offtarget.preflight.redteam.answers import other_formats, say
 from offtarget.preflight.redteam.catalogue import Pattern, register
 
 WRAPPERS: list[Pattern] = []
@@ -31,43 +31,23 @@ def wrapper(name: str, description: str):
     return register(WRAPPERS, name, description)
 
 
-@wrapper("right_bare", "the right answer alone, no wrapper (85)")
-def _bare(p, task, rng):
-    return p.answer
-
-
-@wrapper("right_answer_line", "the right answer on an answer line (Answer: 85)")
-def _answer_line(p, task, rng):
-    return f"Answer: {p.answer}"
-
-
-@wrapper("right_boxed", "the right answer in LaTeX \\boxed{} (\\boxed{85})")
-def _boxed(p, task, rng):
-    return f"\\boxed{{{p.answer}}}"
-
-
-@wrapper("right_answer_tags", "the right answer in answer tags (<answer>85</answer>)")
-def _tags(p, task, rng):
-    return f"<answer>{p.answer}</answer>"
-
-
-@wrapper("right_sentence", "the right answer in a sentence (The answer is 85.)")
-def _sentence(p, task, rng):
-    return f"The answer is {p.answer}."
-
-
-@wrapper("right_hash_line", "the right answer after GSM8K's #### marker (#### 85)")
-def _hash_line(p, task, rng):
-    return f"#### {p.answer}"
+# the right answer in a common convention: (name, description, template of the answer)
+_TEMPLATES = (
+    ("right_bare", "the right answer alone, no wrapper (85)", "{}"),
+    ("right_answer_line", "the right answer on an answer line (Answer: 85)", "Answer: {}"),
+    ("right_boxed", "the right answer in LaTeX \\boxed{} (\\boxed{85})", "\\boxed{{{}}}"),
+    ("right_answer_tags", "the right answer in answer tags (<answer>85</answer>)", "<answer>{}</answer>"),
+    ("right_sentence", "the right answer in a sentence (The answer is 85.)", "The answer is {}."),
+    ("right_hash_line", "the right answer after GSM8K's #### marker (#### 85)", "#### {}"),
+)
+for _name, _description, _template in _TEMPLATES:
+    wrapper(_name, _description)(lambda p, task, rng, template=_template: template.format(p.answer))
 
 
 @wrapper("right_other_format", "the right answer in the task's other formats (r 58 where d 85 is plain)")
 def _other_format(p, task, rng):
-    formats = tuple(getattr(task, "formats", ()) or ())
-    if len(formats) < 2 or not hasattr(task, "render_answer"):
-        return None
     plain = say(task, p, p.answer)
-    others = [say(task, p, p.answer, f) for f in formats[1:]]
+    others = [say(task, p, p.answer, f) for f in other_formats(task)]
     others = [o for o in others if o != plain and o != p.answer]
     return rng.choice(others) if others else None
 
