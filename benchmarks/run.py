@@ -80,7 +80,7 @@ def configs(preset: str) -> dict:
     if preset == "quick":
         return {
             "sampling": replace(full["sampling"], problems=32, samples=8, naive_problems=4),
-            "scoring": replace(full["scoring"], problems=32, samples=8),
+            "scoring": replace(full["scoring"], problems=32, samples=8, real_problems=4),
             "cache": replace(full["cache"], problems=40, samples=8),
             "monitor": full["monitor"],
             "scaling": replace(full["scaling"], points=[(8, 2), (16, 2), (16, 4), (32, 8)]),
@@ -93,7 +93,7 @@ def configs(preset: str) -> dict:
         return {
             "sampling": replace(full["sampling"], problems=4, samples=2, naive_problems=1, batch_sequences=8,
                                 max_new_tokens=8),
-            "scoring": replace(full["scoring"], problems=4, samples=2, max_new_tokens=8),
+            "scoring": replace(full["scoring"], problems=4, samples=2, max_new_tokens=8, real_problems=0),
             "cache": replace(full["cache"], problems=4, samples=2, bootstrap=20),
             "monitor": replace(full["monitor"], steps=2, train_problems=8, extra_args=tiny_grpo),
             "scaling": replace(full["scaling"], points=[(2, 1), (4, 1), (4, 2), (8, 4)], bootstrap=20),

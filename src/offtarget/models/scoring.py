@@ -14,11 +14,11 @@ log-softmax computed on *the same* token sequence. Distributions are the models'
 temperature 1. RL's Razor (Shenfeld et al. 2025, arXiv 2509.04259) measures drift this way,
 on sequences sampled from the reference.
 
-Memory stays bounded for large vocabularies: only the logits of completion positions are
-materialised (``logits_to_keep`` where the model supports it), batches are sized so that
-rows × kept positions × vocab ≤ ``max_logits``, and float32 log-softmax runs over chunks of
-at most ``max_logits`` entries. Padding is on the left by default, with position ids taken
-from the attention mask, so a batched score equals an unbatched one.
+Cost and memory follow the completion tokens, not the prompts or the vocabulary: each
+distinct prompt runs once into a KV cache shared by its samples, batches are length-sorted,
+the output layer runs only on completion positions, and float32 normalisation runs over
+chunks of at most ``max_logits`` entries (:mod:`offtarget.models.teacher_forcing`). Position
+ids come from the attention mask, so a batched score equals an unbatched one.
 
     >>> base, sft = load_checkpoint("models/lab/base"), load_checkpoint("models/lab/sft")
     >>> ids = base.tokenizer("d 85<eos>", add_special_tokens=False)["input_ids"]
@@ -28,7 +28,6 @@ from the attention mask, so a batched score equals an unbatched one.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,19 +36,28 @@ import torch
 from offtarget.errors import OfftargetError
 from offtarget.models.loading import Checkpoint, check_same_tokenizer
 from offtarget.models.sampling import render_prompt
+from offtarget.models.teacher_forcing import ModelPass, plan
 
 
 @dataclass(frozen=True)
 class ScoringConfig:
     """How teacher-forced scoring batches its forward passes."""
 
-    batch_sequences: int = 32
-    """Most sequences per forward pass."""
+    batch_sequences: int = 256
+    """Most sequences per forward pass (and prompts per shared-prompt pass)."""
+    max_positions: int = 1024
+    """Most padded positions (rows × longest row) per forward pass: bounds activation memory.
+    On a CPU, larger batches gain nothing once the matrix products are large (every position
+    costs a full forward either way) and lose cache locality; raise it on a GPU."""
     max_logits: int = 1 << 26
-    """Most logit entries (rows × kept positions × vocab) per forward and per float32 chunk:
-    2**26 is 256 MiB in float32, per model. A single longer sequence still runs alone."""
+    """Most float32 logit entries (rows × vocab) normalised at once, per model: 2**26 is
+    256 MiB. Where the output layer cannot be split off, also the most logits (rows × kept
+    positions × vocab) per forward; a single longer sequence still runs alone."""
     padding_side: str = "left"
     """``left`` (as the sampler pads) or ``right``; both give the same numbers."""
+    share_prompts: bool = True
+    """Run each distinct prompt once into a KV cache shared by its samples (where the model's
+    cache allows); off, every sequence runs in full."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,82 +85,7 @@ def _encode(tokenizer, prompts: Sequence[str], completions: Sequence[Sequence[in
 
 
 # ---------------------------------------------------------------------------------------------
-# Batching
-
-
-def _kept(batch: list[tuple[list[int], list[int]]], side: str) -> tuple[int, int]:
-    """(padded input length, positions whose logits are kept) for one batch."""
-    total = max(len(p) + len(c) - 1 for p, c in batch)
-    if side == "left":
-        return total, max(len(c) for _, c in batch)
-    return total, total - min(len(p) for p, _ in batch) + 1
-
-
-def _plan(seqs, vocab: int, cfg: ScoringConfig) -> list[list[int]]:
-    """Batches of sequence indices, longest first so padding stays small."""
-    order = sorted((i for i, (_, c) in enumerate(seqs) if c), key=lambda i: -(len(seqs[i][0]) + len(seqs[i][1])))
-    batches: list[list[int]] = []
-    cur: list[int] = []
-    for i in order:
-        trial = cur + [i]
-        _, keep = _kept([seqs[j] for j in trial], cfg.padding_side)
-        if cur and (len(trial) > cfg.batch_sequences or len(trial) * keep * vocab > cfg.max_logits):
-            batches.append(cur)
-            trial = [i]
-        cur = trial
-    if cur:
-        batches.append(cur)
-    return batches
-
-
-@dataclass
-class _Batch:
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    position_ids: torch.Tensor
-    keep: int
-    rows: torch.Tensor
-    """Row of every completion token, flattened over the batch."""
-    cols: torch.Tensor
-    """Index among the kept logits that predicts that token."""
-    targets: torch.Tensor
-    lengths: list[int]
-
-
-def _collate(batch: list[tuple[list[int], list[int]]], pad_id: int, side: str, device) -> _Batch:
-    total, keep = _kept(batch, side)
-    start = total - keep  # first kept position
-    ids = torch.full((len(batch), total), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), total), dtype=torch.long)
-    rows, cols, targets = [], [], []
-    for r, (p, c) in enumerate(batch):
-        seq = p + c[:-1]  # the last completion token is never context
-        off = total - len(seq) if side == "left" else 0
-        ids[r, off : off + len(seq)] = torch.tensor(seq)
-        mask[r, off : off + len(seq)] = 1
-        first = off + len(p) - 1  # the position that predicts c[0]
-        rows += [r] * len(c)
-        cols += range(first - start, first - start + len(c))
-        targets += c
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    return _Batch(
-        ids.to(device), mask.to(device), pos.to(device), keep,
-        torch.tensor(rows, device=device), torch.tensor(cols, device=device),
-        torch.tensor(targets, device=device), [len(c) for _, c in batch],
-    )
-
-
-def _accepts_logits_to_keep(model) -> bool:
-    return "logits_to_keep" in inspect.signature(model.forward).parameters
-
-
-def _completion_logits(model, b: _Batch) -> torch.Tensor:
-    """Logits at every completion position, flattened: (tokens, vocab), in the model's dtype."""
-    kw = {"logits_to_keep": b.keep} if _accepts_logits_to_keep(model) else {}
-    logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask, position_ids=b.position_ids,
-                   use_cache=False, **kw).logits
-    logits = logits[:, -b.keep :]
-    return logits[b.rows, b.cols]
+# The forward passes (see :mod:`offtarget.models.teacher_forcing`)
 
 
 def _score(
@@ -160,21 +93,34 @@ def _score(
     per_chunk: Callable[[list[torch.Tensor], torch.Tensor], torch.Tensor],
 ) -> list[torch.Tensor]:
     """Run ``models`` over every batch; ``per_chunk(logits, targets)`` gives one value per token
-    from float32 logits (each normalises only what it needs)."""
+    from float32 logits of at most ``max_logits`` entries per model (each normalises only what
+    it needs)."""
     if cfg.padding_side not in ("left", "right"):
         raise OfftargetError(f"padding_side {cfg.padding_side!r}: choose left or right")
     out: list[torch.Tensor] = [torch.zeros(0) for _ in seqs]
-    device = models[0].device
+    probe = next((p + c for p, c in seqs if c), None)
+    if probe is None:
+        return out
+    passes = [ModelPass.probe(m, probe) for m in models]
+    shared = cfg.share_prompts and all(p.caches for p in passes)
+    logits_fit = None
+    if any(p.decoder is None for p in passes):  # full logits of the kept positions: bound them per batch
+        def logits_fit(index, tails):
+            width = max(len(t) for t in tails)
+            ends = [width if cfg.padding_side == "left" else len(t) for t in tails]
+            keep = width - min(e - len(seqs[i][1]) for i, e in zip(index, ends))
+            return len(index) * keep * vocab <= cfg.max_logits
     chunk = max(1, cfg.max_logits // max(vocab, 1))
-    for idx in _plan(seqs, vocab, cfg):
-        b = _collate([seqs[i] for i in idx], pad_id, cfg.padding_side, device)
-        logits = [_completion_logits(m, b).to(device) for m in models]
-        vals = []
-        for s in range(0, b.targets.numel(), chunk):
-            vals.append(per_chunk([x[s : s + chunk].float() for x in logits], b.targets[s : s + chunk]))
-        flat = torch.cat(vals).cpu()
-        for i, piece in zip(idx, flat.split(b.lengths)):
-            out[i] = piece
+    for window in plan(seqs, pad_id, cfg.padding_side, cfg.batch_sequences, cfg.max_positions, shared, logits_fit):
+        caches = [p.prefill(window.prefix) if window.prefix is not None else None for p in passes]
+        for b in window.batches:
+            states = [p.states(b, c, window.prefix) for p, c in zip(passes, caches)]
+            dev = passes[0].device
+            targets = b.targets.to(dev)
+            vals = [per_chunk([p.logits(x[s : s + chunk]).to(dev) for p, x in zip(passes, states)], targets[s : s + chunk])
+                    for s in range(0, targets.numel(), chunk)]
+            for i, piece in zip(b.index, torch.cat(vals).cpu().split(b.lengths)):
+                out[i] = piece
     return out
 
 
