@@ -87,6 +87,19 @@ def test_confidence_variant_feeds_the_rlcr_reward():
     assert right == pytest.approx(0.96) and wrong == pytest.approx(-0.64)
 
 
+def test_reasoning_variant_asks_for_work_and_keeps_the_problems():
+    plain, reasoning = get_task("chat-arithmetic"), get_task("chat-arithmetic?reasoning=1")
+    assert reasoning.name == "chat-arithmetic-reasoning"
+    a, b = plain.problems("test", 5, seed=3), reasoning.problems("test", 5, seed=3)
+    assert [(p.id, p.answer) for p in a] == [(p.id, p.answer) for p in b]  # same sums, other wording
+    assert "step by step" in b[0].prompt and "only the number" not in b[0].prompt
+    assert a[0].store_key != b[0].store_key  # the two wordings never share stored samples
+    worked = f"{b[0].metadata['a']} + {b[0].metadata['b']}: add the tens, then the ones. The answer is {b[0].answer}."
+    assert reasoning.verify(b[0], worked).correct
+    with pytest.raises(OfftargetError, match="reasoning"):
+        get_task("chat-arithmetic?reasoning=2")
+
+
 def test_listed_and_bad_options_are_one_line_errors():
     assert "chat-arithmetic" in list_tasks()
     with pytest.raises(OfftargetError, match="confidence"):

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["", ".difficulty", ".dynamic_sampling", ".roc", ".curriculum"]
+MODULES = ["", ".difficulty", ".dynamic_sampling", ".roc", ".curriculum", ".self_distill", ".refinement"]
 
 
 @pytest.mark.parametrize("suffix", MODULES)

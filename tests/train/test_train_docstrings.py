@@ -20,7 +20,7 @@ def test_module_doctests(suffix):
     assert result.failed == 0
 
 
-@pytest.mark.parametrize("module", ["commands", "grpo_run", "sft"])
+@pytest.mark.parametrize("module", ["commands", "grpo_run", "sft", "ssd", "refinement_filter"])
 def test_entry_modules_show_their_command(module):
     doc = importlib.import_module(f"offtarget.train.{module}").__doc__
     assert doc and "offtarget train" in doc

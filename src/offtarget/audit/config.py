@@ -64,7 +64,8 @@ class AuditConfig:
     """Render prompts through the tokenizer's chat template when the checkpoint has one."""
     probes: tuple[str, ...] = ("all",)
     """Probes to run (comma-separated or repeated), or ``all`` (every probe but ``framing``, which samples
-    each problem again under every frame: name it to run it, e.g. ``all,framing``)."""
+    each problem again under every frame, and ``plasticity``, which fine-tunes every checkpoint: name
+    them to run them, e.g. ``all,framing``)."""
     frames: str | None = None
     """JSONL of the framing probe's frames, one ``{"name", "kind": "emotional"|"suggestion", "template"}``
     a line, the template holding ``{prompt}`` (and ``{wrong}``, a suggested wrong answer, for
@@ -72,6 +73,9 @@ class AuditConfig:
     planning_patterns: str | None = None
     """Text file of the two_phase_entropy probe's planning patterns, one case-insensitive regular
     expression a line (``#`` comments); default: ``offtarget/probes/data/planning_patterns.txt``."""
+    plasticity: dict = field(default_factory=dict, metadata={"example": "KEY=VALUE, e.g. --plasticity steps=32"})
+    """Options of the opt-in plasticity probe's short fine-tune (steps, lr, rank, batch, examples, eval,
+    eval_every, split, data, format, accuracy, max_new_tokens; see ``offtarget.probes.plasticity``)."""
     seed: int = 0
     """Seed of problem selection, sampling and bootstrap."""
     bootstrap: int = 1000

@@ -132,6 +132,7 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
             if r.error is None:
                 store.set_meta(key, sanitize(r.to_dict()))
         results.append(r)
+        ctx.earlier[r.probe] = r
         if console:
             how = "cached" if cached is not None else f"{r.seconds:.1f}s"
             console.print(f"[dim]probe {info.name}: {how}{' — ' + r.error if r.error else ''}[/dim]")

@@ -42,6 +42,9 @@ class AuditContext:
     variants: dict[str, dict[str, Evidence]] = field(default_factory=dict)
     """Probe name → checkpoint name → evidence of the extra prompts that probe asked for
     (:attr:`~offtarget.probes.registry.ProbeInfo.variants`), kept apart from ``evidences``."""
+    earlier: dict[str, Any] = field(default_factory=dict)
+    """Probe name → result of the probes that already ran in this audit (the plasticity probe
+    reports its numbers beside the kl probe's drift)."""
     _loaded: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ preflight, the lab and a user's script hand a probe the same small object
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -41,6 +41,8 @@ class ProbeSettings:
     """Run code shipped inside a checkpoint (tokenizers and models a probe loads)."""
     planning_patterns: str | None = None
     """File of the two_phase_entropy probe's planning patterns (default: the built-in ones)."""
+    plasticity: dict = field(default_factory=dict)
+    """Options of the plasticity probe's short fine-tune (``--plasticity steps=32``; default: its own)."""
 
     @classmethod
     def of(cls, config: Any) -> ProbeSettings:

@@ -197,6 +197,22 @@ RULES: tuple[Prescription, ...] = (
         command="offtarget audit --probes framing,accuracy --frames my_frames.jsonl",
         source="the note 'Does warmth training make language models less reliable?'; Sharma et al. 2023 "
                "(arXiv 2310.13548)",
+    ),    Prescription(
+        "faithfulness", "the answer depends less on the written reasoning: the chain of thought stops explaining it",
+        ("faithfulness_aoc", "mistake_answer_changed", "filler_answer_unchanged", "paraphrase_answer_unchanged"),
+        prescription="do not read this checkpoint's reasoning as the reason for its answers (monitoring, audits); "
+                     "reward the reasoning's steps as well as the final answer, or train with fewer steps away "
+                     "from the reference, and route traffic whose reasoning must be checked to the reference",
+        command="offtarget audit --probes faithfulness,accuracy",
+        source="Lanham et al. 2023, 'Measuring Faithfulness in Chain-of-Thought Reasoning' (arXiv 2307.13702)",
+    ),
+    Prescription(
+        "plasticity", "the checkpoint learns a new task less well than the reference",
+        ("plasticity_*",),
+        prescription="keep the policy closer to its start (a KL penalty, LoRA, fewer or smaller steps) and check "
+                     "its drift with the kl probe (--probes kl,plasticity); continue training further tasks from the reference",
+        command="offtarget train grpo --lora --beta 0.04",
+        source="Fast-Slow Training, Tiwari et al. 2026 (arXiv 2605.12484)",
     ),
 )
 """Ordered: the first rule whose patterns match a flagged regression supplies its prescription."""

@@ -15,7 +15,9 @@ Train and test draw disjoint two-digit operand pairs (a fixed 80/20 hash split);
 holds three-digit and word-problem items disjoint from ``ood`` (a prompt pool for recipes that
 train on shifted prompts). Options: ``confidence=1`` asks for a stated confidence in RLCR's
 ``<confidence>0.8</confidence>`` form (arXiv 2507.16806), read by the calibration probe and the
-``rlcr``/``brier`` rewards; ``unanswerable_share`` (default 0.1).
+``rlcr``/``brier`` rewards; ``reasoning=1`` asks the model to think step by step before "The answer
+is" (a chain of thought for the faithfulness probe, Lanham et al. 2023, arXiv 2307.13702; sample it
+with ~96 new tokens); ``unanswerable_share`` (default 0.1).
 
 **Sampling defaults** (:data:`SAMPLING`): temperature 0.7, top_p 1, 24 new tokens. Answers are a
 number or one sentence, so 24 tokens cover "34 + 58 = 92. The answer is 92." and a confidence
@@ -43,6 +45,7 @@ SAMPLING = {"temperature": 0.7, "top_p": 1.0, "max_new_tokens": 24}
 """Sampling a real chat model on this suite (the reasons are in the module docstring)."""
 
 REPLY = "Reply with only the number."
+REASON = "Think step by step, then write \"The answer is\" and the number."
 CONFIDENCE_ASK = (" Then state how sure you are that your answer is right, from 0 to 1, "
                   "as <confidence>0.8</confidence>.")
 ABSTAIN_HINT = " If the question cannot be answered, say \"I don't know\"."
@@ -65,17 +68,20 @@ class ChatArithmeticTask:
 
     name: str = "chat-arithmetic"
     confidence: bool = False
+    reasoning: bool = False
     unanswerable_share: float = 0.1
     formats: tuple[str, ...] = FORMATS
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.unanswerable_share <= 1.0:
             raise OfftargetError(f"chat-arithmetic: unanswerable_share={self.unanswerable_share} must be in [0, 1]")
+        if self.reasoning:
+            self.name += "-reasoning"
         if self.confidence:
-            self.name = "chat-arithmetic-confidence"
+            self.name += "-confidence"
 
     def _ask(self, question: str, abstain_hint: bool = True) -> str:
-        return question + " " + REPLY + (ABSTAIN_HINT if abstain_hint else "") + (
+        return question + " " + (REASON if self.reasoning else REPLY) + (ABSTAIN_HINT if abstain_hint else "") + (
             CONFIDENCE_ASK if self.confidence else "")
 
     def problems(self, split: str, n: int, seed: int = 0) -> list[Problem]:
@@ -148,11 +154,14 @@ def _flag(value: object, option: str) -> bool:
 
 
 @register_task("chat-arithmetic")
-def chat_arithmetic_suite(confidence: object = False, unanswerable_share: object = 0.1) -> ChatArithmeticTask:
-    """Plain-English addition for chat models; ``?confidence=1`` asks for a stated confidence."""
+def chat_arithmetic_suite(confidence: object = False, reasoning: object = False,
+                          unanswerable_share: object = 0.1) -> ChatArithmeticTask:
+    """Plain-English addition for chat models; ``?confidence=1`` asks for a stated confidence,
+    ``?reasoning=1`` for step-by-step work before the answer."""
     try:
         share = float(unanswerable_share)
     except (TypeError, ValueError):
         raise OfftargetError(f"suite chat-arithmetic: unanswerable_share={unanswerable_share!r} "
                              "must be a number in [0, 1]") from None
-    return ChatArithmeticTask(confidence=_flag(confidence, "confidence"), unanswerable_share=share)
+    return ChatArithmeticTask(confidence=_flag(confidence, "confidence"), reasoning=_flag(reasoning, "reasoning"),
+                              unanswerable_share=share)

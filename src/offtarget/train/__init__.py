@@ -1,4 +1,4 @@
-"""Guarded post-training on Hugging Face TRL: ``offtarget train sft | grpo``.
+"""Guarded post-training on Hugging Face TRL: ``offtarget train sft | grpo | ssd | filter-refinements``.
 
 No home-made RL loop: TRL's ``SFTTrainer`` and ``GRPOTrainer`` do the training; offtarget adds
 the reliability-preserving choices at the narrowest points TRL offers (tested with TRL 1.16.0).
@@ -14,6 +14,8 @@ module                   concept
 ``rundir``               the run directory and its atomic writes
 ``session``              the shared lifecycle: start, resume, trainer arguments, final save
 ``grpo_run`` / ``sft``   the two commands' pipelines
+``ssd``                  simple self-distillation: own samples, kept by a rule, then SFT
+``refinement_filter``    teacher-refined data kept inside the student's likelihood band
 ``commands``             the typer app (``offtarget train ...``)
 ``accelerate_configs``   DDP / FSDP / DeepSpeed ZeRO-3 / multi-CPU launch configs
 =======================  ==================================================================

@@ -7,6 +7,8 @@
       monitor_reference.json start-model samples the monitor's KL is measured on
       monitor.jsonl          one row per monitor pass (metrics, guards, decision)
       samples.jsonl          one row per generated completion (prompt, completion, rewards, advantage, group)
+      ssd_data.jsonl         train ssd: the kept samples (its SFT data); ssd_stats.json: what was kept
+      generations.sqlite     train ssd: the start model's samples (the audit's store)
       checkpoints/           TRL checkpoints every save_steps (resume_from_checkpoint)
       best/                  best monitored checkpoint so far (save_pretrained)
       final/                 the trained model (save_pretrained + tokenizer): `offtarget audit --model rl=runs/g1/final`

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from offtarget.train.config import SFTRunConfig
 
@@ -22,32 +23,38 @@ from offtarget.train.config import SFTRunConfig
 def run_sft(cfg: SFTRunConfig, log: Callable[[str], None] | None = None) -> dict:
     """Run SFT as ``cfg`` says; returns the summary also written to ``summary.json``."""
     from accelerate import PartialState
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
 
-    from offtarget.models.loading import load_checkpoint
     from offtarget.train.data import sft_rows
-    from offtarget.train.monitor import GuardMonitor
-    from offtarget.train.session import (
-        Timer,
-        common_args,
-        finish,
-        quiet_trainer,
-        resolve_device,
-        resume_point,
-        start,
-        trl_config,
-    )
+    from offtarget.train.session import resolve_device, start
 
     cfg.validate()
     device = resolve_device(cfg.device)
     # cpu=True before anything else touches the distributed state: under `accelerate launch` or
     # torchrun on a CPU machine this makes it MULTI_CPU (gloo) instead of silently single-process.
     state = PartialState(cpu=device == "cpu")
-    say = log or (lambda msg: print(f"[offtarget] {msg}", file=sys.stderr, flush=True))
     rows = sft_rows(cfg.data)
     run = start(cfg, state)
-    ckpt = load_checkpoint(cfg.model, device=str(state.device) if device == "cuda" else "cpu")
+    return train_on_rows(cfg, rows, run, state, device, log)
+
+
+def train_on_rows(cfg: SFTRunConfig, rows: list[dict], run: Any, state: Any, device: str,
+                  log: Callable[[str], None] | None = None, ckpt: Any = None, extra: dict | None = None) -> dict:
+    """SFTTrainer on ``rows`` in the prepared run directory ``run``: resume point, training, ``final/``.
+
+    Shared by ``train sft`` and the pipelines that build their data first (``train ssd``); ``ckpt``
+    is the already loaded start model, if the caller has one.
+    """
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from offtarget.models.loading import load_checkpoint
+    from offtarget.train.lora import lora_config
+    from offtarget.train.monitor import GuardMonitor
+    from offtarget.train.session import Timer, common_args, finish, quiet_trainer, resume_point, trl_config
+
+    say = log or (lambda msg: print(f"[offtarget] {msg}", file=sys.stderr, flush=True))
+    if ckpt is None:
+        ckpt = load_checkpoint(cfg.model, device=str(state.device) if device == "cuda" else "cpu")
     args = trl_config(
         SFTConfig, cfg,
         **common_args(cfg, run, device),
@@ -55,8 +62,6 @@ def run_sft(cfg: SFTRunConfig, log: Callable[[str], None] | None = None) -> dict
         completion_only_loss=cfg.completion_only_loss,
         max_length=cfg.max_length,
     )
-    from offtarget.train.lora import lora_config
-
     trainer = SFTTrainer(model=ckpt.model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=ckpt.tokenizer,
                          peft_config=lora_config(cfg, ckpt.model) if cfg.lora else None)
@@ -73,10 +78,10 @@ def run_sft(cfg: SFTRunConfig, log: Callable[[str], None] | None = None) -> dict
             + (f"; resuming from {resume_from}" if resume_from else ""))
     timer = Timer()
     trainer.train(resume_from_checkpoint=resume_from)
-    summary = finish(trainer, run, cfg, monitor, timer(), extra={"train_rows": len(rows)})
+    summary = finish(trainer, run, cfg, monitor, timer(), extra={"train_rows": len(rows), **(extra or {})})
     if state.is_main_process:
         say(f"done: {summary['steps']} steps in {summary['train_seconds']}s; final model in {run.final}")
     return summary
 
 
-__all__ = ["run_sft"]
+__all__ = ["run_sft", "train_on_rows"]

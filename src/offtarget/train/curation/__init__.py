@@ -7,6 +7,8 @@ and penalties, so it can be tested without a model.
 - :mod:`.dynamic_sampling`: drop groups whose values tie, count what the batch still needs (DAPO).
 - :mod:`.roc`: GRPO-RoC down-sampling of 2G rollouts to G (rStar2-Agent).
 - :mod:`.curriculum`: structured-first or easy → hard ordering (off by default).
+- :mod:`.self_distill`: which of the model's own samples self-distillation keeps (SSD).
+- :mod:`.refinement`: the student's likelihood band over teacher-refined examples.
 
     >>> from offtarget.train.curation import difficulty_window, roc_select, select_groups
 """
