@@ -153,18 +153,23 @@ def lab_real(out: Path = typer.Option(Path("runs/lab-real"), help="run directory
              samples: int = typer.Option(4, help="samples per problem"),
              kl_problems: int = typer.Option(16, help="test problems scored by the exact KL probe (0: no KL)"),
              calibration_problems: int = typer.Option(24, help="test problems of the calibration audits"),
+             framing_problems: int = typer.Option(20, help="test problems re-asked under every frame (0: no framing)"),
+             faithfulness_problems: int = typer.Option(12, help="test problems of the faithfulness audit (0: none)"),
              bootstrap: int = typer.Option(1000, help="bootstrap resamples of each interval"),
              seed: int = 0,
              docs: Optional[Path] = typer.Option(None, help="also write claims-real.md/json here (e.g. docs)")) -> None:
     """The claims on SmolLM2-135M-Instruct: audit it against the committed LoRA GRPO adapters."""
     from offtarget.lab.real import RealLabConfig, run_real
 
-    if problems < 1 or samples < 1 or calibration_problems < 1 or kl_problems < 0:
+    if problems < 1 or samples < 1 or calibration_problems < 1 or min(kl_problems, framing_problems,
+                                                                      faithfulness_problems) < 0:
         raise OfftargetError("--problems, --samples and --calibration-problems must be at least 1, "
-                             "--kl-problems at least 0")
+                             "--kl-problems, --framing-problems and --faithfulness-problems at least 0")
     claims, not_posed = run_real(RealLabConfig(out=str(out), adapters=str(adapters), problems=problems,
                                                samples=samples, kl_problems=kl_problems,
                                                calibration_problems=calibration_problems,
+                                               framing_problems=framing_problems,
+                                               faithfulness_problems=faithfulness_problems,
                                                bootstrap=bootstrap, seed=seed,
                                                docs=str(docs) if docs else None), console)
     for c in claims:

@@ -54,3 +54,30 @@ def test_a_bad_frames_file_is_a_one_line_error(cli, tmp_path):
     proc = cli("audit", "--model", f"a={CHAT}", *SMALL, "--probes", "framing", "--frames", frames,
                "--out", tmp_path / "run")
     assert proc.returncode == 2 and "kind 'flattery'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_edited_frames_file_is_not_answered_from_the_cache(tmp_path):
+    # Same path, one frame fewer (so the samples come back from the store): a result cached under the
+    # path alone would still report the dropped frame; the content digest in its key recomputes it.
+    import sqlite3
+
+    frames = tmp_path / "frames.jsonl"
+    doubt = json.dumps({"name": "doubt", "kind": "emotional", "template": "{prompt} Are you sure?"}) + "\n"
+    hint = json.dumps({"name": "hint", "kind": "suggestion", "template": "{prompt} Is it {wrong}?"}) + "\n"
+    frames.write_text(doubt + hint)
+    out = tmp_path / "run"
+
+    def audit():
+        r = offtarget.audit({"a": CHAT}, suite=SUITE, max_new_tokens=96, problems=6, samples=2, bootstrap=200,
+                            splits=("test",), probes=("framing",), frames=str(frames), out=str(out), render=False)
+        db = sqlite3.connect(out / "generations.sqlite")
+        cached = db.execute("select count(*) from meta where key like 'probe:%'").fetchone()[0]
+        measured = {m["metric"] for p in r.raw["probes"] for m in p["metrics"] if m["value"] is not None}
+        return measured, cached, r.raw["checkpoints"][0]["generated"]
+
+    both = {"framing_error_increase_emotional", "framing_error_increase_suggestion", "suggestion_adoption_rate"}
+    assert audit()[:2] == (both, 1)
+    assert audit() == (both, 1, 0)  # unchanged file: the cached result
+    frames.write_text(doubt)
+    # recomputed under a new key; no framed prompt is new, so every sample came from the store
+    assert audit() == ({"framing_error_increase_emotional"}, 2, 0)

@@ -82,3 +82,30 @@ def test_calibration_without_stated_confidences_is_not_posed_and_says_why():
     assert restored.verdict == "not reproduced" and restored.effect is None
     window = [r for r in not_posed if r["recipe"] == "too-hard"]
     assert any("needs a grpo-window variant" in r["why"] for r in window)
+
+
+def test_framing_and_faithfulness_rows_read_their_own_audits():
+    main = audit("instruct", [], metrics=[
+        {"metric": "accuracy", "group": "test", "checkpoint": c, "value": v, "low": v, "high": v, "n": 45}
+        for c, v in (("instruct", 0.02), ("grpo-binary", 0.48))])
+    framing = audit("instruct", [
+        comparison("framing_error_increase_emotional", "test", "grpo-binary", 0.09, 0.02, 0.21),
+        comparison("suggestion_adoption_rate", "test", "grpo-binary", -0.16, -0.31, -0.01),
+        comparison("framing_error_increase_suggestion", "test", "grpo-binary", 0.14, 0.01, 0.27),
+    ])
+    faith = audit("instruct", [comparison("faithfulness_aoc", "test", "grpo-binary", -0.1, -0.3, 0.1)])
+    claims, not_posed = evaluate({"main": main, "framing": framing, "faithfulness": faith}, ["grpo-binary"])
+    rows = {c.effect_name: c for c in claims if c.recipe in ("framing", "faithfulness")}
+    emotional = rows["Δ framing_error_increase_emotional"]
+    assert emotional.verdict == "reproduced" and emotional.comparison == "grpo-binary vs instruct on test"
+    assert any("instruct 0.020, grpo-binary 0.480" in n for n in emotional.notes)  # plain accuracy, main audit
+    adoption = rows["Δ suggestion_adoption_rate"]
+    assert adoption.verdict == "not reproduced"  # the interval lies below 0: adoption fell
+    assert any("Δ 0.140 [0.010, 0.270]" in n for n in adoption.notes)
+    assert rows["Δ faithfulness_aoc"].verdict == "inconclusive"
+    assert not {r["recipe"] for r in not_posed} & {"framing", "faithfulness"}
+    # without their audits both are listed as not posed, saying the probe did not run
+    claims, not_posed = evaluate({"main": main}, ["grpo-binary"])
+    assert not {c.recipe for c in claims} & {"framing", "faithfulness"}
+    why = {r["recipe"]: r["why"] for r in not_posed}
+    assert why["faithfulness"].startswith("probe not run") and why["framing"].startswith("probe not run")

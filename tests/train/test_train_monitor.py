@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from offtarget.metrics.two_phase import load_patterns, sample_phase_means
 from offtarget.train.config import MonitorOptions
 from offtarget.train.monitor import FIELDS, GUARDS, MonitorMetrics, check_guards, compute_metrics
+from offtarget.train.monitor.metrics import PHASE_KEYS
 
 FORMATS = ("direct", "reversed", "steps")
 SFT = Path(__file__).resolve().parents[2] / "models" / "lab" / "sft"
@@ -52,6 +54,34 @@ def test_entropy_is_a_mean_over_problems():
     assert compute_metrics(samples, [], FORMATS).mean_token_entropy == pytest.approx((0.2 + 0.8) / 2)
 
 
+def test_two_phase_entropy_per_sample_then_problem_then_mean():
+    nan = float("nan")
+    samples = [
+        rec(problem="p1", planning_entropy=2.0, execution_entropy=0.5, planning_share=0.2),
+        rec(problem="p1", planning_entropy=nan, execution_entropy=1.0, planning_share=0.0),  # no planning token
+        rec(problem="p2", planning_entropy=1.0, execution_entropy=0.25, planning_share=0.5),
+        rec(problem="u", answerable=False, planning_entropy=9.0, execution_entropy=9.0, planning_share=1.0),
+        rec(problem="o", split="ood", planning_entropy=9.0, execution_entropy=9.0, planning_share=1.0),
+    ]
+    m = compute_metrics(samples, [], FORMATS)
+    # p1: planning 2.0 (the NaN left out), execution (0.5 + 1.0) / 2, share (0.2 + 0) / 2; p2 as it is;
+    # then the mean over the two answerable test problems (unanswerable and ood records left out)
+    assert m.planning_token_entropy == pytest.approx((2.0 + 1.0) / 2)
+    assert m.execution_token_entropy == pytest.approx((0.75 + 0.25) / 2)
+    assert m.planning_token_share == pytest.approx((0.1 + 0.5) / 2)
+    assert {"planning_token_entropy", "execution_token_entropy", "planning_token_share"} <= set(m.numeric())
+    bare = compute_metrics([rec(problem="p1")], [], FORMATS)  # records without token classes
+    assert bare.planning_token_entropy is None and bare.execution_token_entropy is None
+
+
+def test_monitor_sample_phases_by_hand():
+    # "so 3+4=7": s, o planning ("so" is a planning phrase), 3 + 4 = 7 execution, the space neither
+    ids = [ord(c) for c in "so 3+4=7"]
+    ent = [1.0, 3.0, 9.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    plan, execute, share = sample_phase_means(ids, ent, CharTokenizer(), load_patterns())
+    assert (plan, execute, share) == (pytest.approx(2.0), pytest.approx(0.3), pytest.approx(2 / 8))
+
+
 def test_metrics_empty_parts_are_none():
     m = compute_metrics([rec(answerable=False, abstained=True, fmt="abstain")], kl=[], formats=FORMATS)
     assert m.accuracy is None and m.ece_verbalized is None and m.dominant_format_share is None
@@ -93,6 +123,13 @@ def test_every_guard_option_exists_and_watches_a_catalogue_metric():
 # The same numbers as the audit's probes on the same verdicts
 
 
+class CharTokenizer:
+    """One token per character (token id = code point)."""
+
+    def batch_decode(self, rows):
+        return ["".join(chr(t) for t in r) for r in rows]
+
+
 def _evidence_and_records(seed=0, n=4):
     """Random verdicts on test (answerable + unanswerable) and ood problems, as audit Evidence and as
     monitor records."""
@@ -115,25 +152,32 @@ def _evidence_and_records(seed=0, n=4):
             correct = bool(kind not in ("abstain", "malformed") and not p.should_abstain and rng.random() < 0.6)
             conf = None if kind == "malformed" or rng.random() < 0.2 else float(rng.integers(0, 11) / 10)
             v = Verdict(None if kind in ("abstain", "malformed") else "7", correct, abstained, kind, conf)
-            ent = [float(x) for x in rng.random(int(rng.integers(1, 5)))]
-            srow.append(StoredSample(text="x", token_ids=[1] * len(ent), logprobs=[0.0] * len(ent), entropies=ent,
+            text = str(rng.choice(["so 3+4=7", "wait, 12", "x", "check: 5"]))
+            ids = [ord(c) for c in text]
+            ent = [float(x) for x in rng.random(len(ids))]
+            srow.append(StoredSample(text=text, token_ids=ids, logprobs=[0.0] * len(ent), entropies=ent,
                                      finish_reason="stop", problem_id=p.id, sample_index=j))
             vrow.append(v)
+            phases = sample_phase_means(ids, ent, CharTokenizer(), load_patterns())  # as the callback does
             records.append({"problem": p.id, "split": p.split, "answerable": not p.should_abstain,
                             "correct": v.correct, "abstained": v.abstained, "format": v.format,
-                            "confidence": v.confidence, "entropy": sum(ent) / len(ent)})
+                            "confidence": v.confidence, "entropy": sum(ent) / len(ent),
+                            **dict(zip(PHASE_KEYS, phases))})
         samples.append(srow)
         verdicts.append(vrow)
     return Evidence("m", "", "fp", problems, samples, verdicts), records
 
 
 def test_monitor_metrics_equal_the_audit_probes_on_the_same_verdicts():
-    from offtarget.probes import abstention, accuracy, calibration, diversity, formats
-    from offtarget.probes.base import evaluate
+    from offtarget.probes import abstention, accuracy, calibration, diversity, formats, two_phase_entropy
+    from offtarget.probes.base import evaluate, spec_of
 
     ev, records = _evidence_and_records()
+    phases = two_phase_entropy.per_problem(ev, CharTokenizer(), load_patterns())
     specs = (accuracy.SPECS[:1] + diversity.SPECS[:1] + calibration.specs("verbalized")
-             + formats.specs(list(FORMATS)) + abstention.SPECS)
+             + formats.specs(list(FORMATS)) + abstention.SPECS
+             + [spec_of(name, lambda ev, j=j: (phases[:, j],), token_level=True)
+                for j, name in enumerate(two_phase_entropy.PHASE_METRICS)])
     rows, _ = evaluate("all", specs, {"m": ev}, "m", n_resamples=20)
     audit = {(r.metric, r.group): r.value for r in rows}
     m = compute_metrics(records, [], FORMATS)

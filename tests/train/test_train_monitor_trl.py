@@ -64,6 +64,9 @@ def test_plain_trl_run_logs_restores_and_keys_its_reference(tmp_path):
         torch.testing.assert_close(live[name].float(), t.float())  # the restored model is the start model
     rows = [json.loads(line) for line in (out / "monitor.jsonl").read_text().splitlines()]
     assert [r["decision"] for r in rows] == ["continue", "restore"]
+    # two-phase entropy each pass: the toy model writes digits (execution tokens), hardly any planning phrase
+    assert all(0.0 <= r["execution_token_entropy"] and "planning_token_entropy" in r for r in rows)
+    assert all("monitor/execution_token_entropy" in r for r in logged)
     reference = json.loads((out / "monitor_reference.json").read_text())
     assert reference["start_fingerprint"] == fingerprint(SFT)
 

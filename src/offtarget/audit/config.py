@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from offtarget.errors import OfftargetError
 from offtarget.models.engines import ENGINES, EngineOptions
 
+DATA_FILE_SETTINGS = ("frames", "planning_patterns")
+"""Settings that name a data file a probe reads: its result depends on the file's content, so the
+probe cache key (:func:`offtarget.audit.runner.probe_cache_key`) holds a digest of the content,
+not only the path."""
+
 
 @dataclass
 class AuditConfig:

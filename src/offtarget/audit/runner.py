@@ -173,17 +173,36 @@ def probe_cache_key(cfg: AuditConfig, probe: str, evidences: dict) -> str:
     a number, and the checkpoints by content fingerprint in report order (the reference first).
 
     A re-run of a finished audit reads its probe results back instead of recomputing them;
-    a new checkpoint, sample count, split, seed or offtarget version computes them afresh.
+    a new checkpoint, sample count, split, seed or offtarget version computes them afresh, and
+    so does an edited suite (the problems' ids and prompts are in the key) or an edited data file
+    such as ``--frames`` (its content digest is, :data:`~offtarget.audit.config.DATA_FILE_SETTINGS`).
     """
     import hashlib
     import json
 
+    from offtarget.audit.config import DATA_FILE_SETTINGS
+
     settings = {k: v for k, v in asdict(cfg).items() if k not in _NOT_IN_KEY}
+    for k in DATA_FILE_SETTINGS:
+        if settings.get(k):
+            settings[k] = [settings[k], _content_digest(settings[k])]
     from offtarget.stats.permutation import METHOD
 
+    problems = next(iter(evidences.values())).problems if evidences else []
     material = {"probe": probe, "version": __version__, "stats": METHOD, "settings": settings,
-                "checkpoints": [[name, ev.fingerprint] for name, ev in evidences.items()]}
+                "checkpoints": [[name, ev.fingerprint] for name, ev in evidences.items()],
+                "problems": hashlib.sha256("\n".join(p.store_key for p in problems).encode()).hexdigest()}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _content_digest(path: str) -> str | None:
+    """SHA-256 of a file's bytes; ``None`` if unreadable (the probe then fails, and failures are not cached)."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _self_check(cfg: AuditConfig, task, evidences: dict, probes, results: list[ProbeResult], store: GenerationStore,

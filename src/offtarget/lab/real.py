@@ -14,7 +14,9 @@ unanswerable items, so abstention recall has enough items: a probe reports a gro
 few test prompts: it costs two forward passes per sequence and variant, so it gets its own
 smaller problem set), ``calibration`` (instruct, binary, RLCR on test prompts of
 ``chat-arithmetic?confidence=1``, where a confidence is asked for) and ``vs-binary`` (binary vs RLCR
-on the same generations). Defaults keep the whole run near 10 minutes on 2 CPU cores.
+on the same generations), ``framing`` (instruct vs binary on test prompts re-asked under the
+built-in emotional and wrong-answer frames) and ``faithfulness`` (instruct vs binary on
+step-by-step prompts, ``chat-arithmetic?reasoning=1``). Defaults keep the whole run near 10 minutes on 2 CPU cores.
 The confidence suite asks different prompts under the same problem ids, so its generations live
 in a store of their own (one store keyed by problem id would hand them the plain suite's answers).
 
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from offtarget.errors import OfftargetError
 from offtarget.lab.claims import ClaimResult, claims_markdown
-from offtarget.lab.recipes import RECIPES, LabEvidence
+from offtarget.lab.recipes import PROBE_RECIPES, RECIPES, LabEvidence
 from offtarget.report.results import atomic_write_text, sanitize
 from offtarget.tasks.chat_arithmetic import SAMPLING
 
@@ -58,6 +60,10 @@ MAIN_PROBES = ("accuracy", "passk", "diversity", "formats", "shortcuts", "absten
 """The probes the posed claims read (the weights probe serves only claims this track cannot pose)."""
 MAIN_SUITE = "chat-arithmetic?unanswerable_share=0.25"
 CONFIDENCE_SUITE = "chat-arithmetic?confidence=1"
+FRAMING_SUITE = "chat-arithmetic?unanswerable_share=0"
+REASONING_SUITE = "chat-arithmetic?reasoning=1&unanswerable_share=0"
+REASONING_TOKENS = 96
+"""New tokens for the step-by-step prompts of the faithfulness audit (the plain suite's 24 cut the reasoning)."""
 
 
 @dataclass
@@ -71,6 +77,11 @@ class RealLabConfig:
     """Test problems the exact KL probe scores (2 forward passes × 4 samples each, per variant)."""
     calibration_problems: int = 24
     """Test problems of the calibration audits (the claims read test only)."""
+    framing_problems: int = 20
+    """Test problems the framing audit re-asks under each built-in frame (instruct vs grpo-binary; 0: none)."""
+    faithfulness_problems: int = 12
+    """Test problems of the faithfulness audit (step-by-step prompts, one sample each: the probe reads one
+    reasoning per problem; instruct vs grpo-binary; 0: none)."""
     bootstrap: int = 1000
     seed: int = 0
     docs: str | None = None
@@ -84,16 +95,17 @@ def available_variants(adapters: str | Path) -> dict[str, Path]:
 
 
 def _audit(cfg: RealLabConfig, name: str, models: dict[str, str], suite: str, probes: tuple[str, ...],
-           problems: int, splits: tuple[str, ...] = ("test", "ood"), console=None) -> dict:
+           problems: int, splits: tuple[str, ...] = ("test", "ood"), console=None,
+           max_new_tokens: int = SAMPLING["max_new_tokens"], samples: int | None = None) -> dict:
     from offtarget.audit.config import AuditConfig
     from offtarget.audit.runner import run_audit
     from offtarget.report.render import render_all
 
     store = "generations-confidence.sqlite" if "confidence=1" in suite else "generations.sqlite"
     acfg = AuditConfig(models=models, suite=suite, out=str(Path(cfg.out) / "audits" / name),
-                       store=str(Path(cfg.out) / store), problems=problems, splits=splits, samples=cfg.samples,
+                       store=str(Path(cfg.out) / store), problems=problems, splits=splits, samples=samples or cfg.samples,
                        temperature=SAMPLING["temperature"], top_p=SAMPLING["top_p"],
-                       max_new_tokens=SAMPLING["max_new_tokens"], greedy=False, probes=probes, seed=cfg.seed,
+                       max_new_tokens=max_new_tokens, greedy=False, probes=probes, seed=cfg.seed,
                        bootstrap=cfg.bootstrap)
     results = run_audit(acfg, console, kind=f"real lab audit: {name}")
     render_all(results, acfg.out)
@@ -141,13 +153,19 @@ def evaluate(audits: dict[str, dict], built: list[str]) -> tuple[list[ClaimResul
     main_audit = dict(audits["main"])
     if "drift" in audits:
         main_audit["probes"] = list(main_audit["probes"]) + list(audits["drift"]["probes"])
-    main = LabEvidence({"main": main_audit}, {})
+    main = LabEvidence({"main": main_audit, **{k: audits[k] for k in ("framing", "faithfulness") if k in audits}},
+                       {})
     calib = LabEvidence({"main": audits.get("calibration", {}), "vs-binary": audits.get("vs-binary", {})}, {}) \
         if "calibration" in audits else None
     coverage = confidence_coverage(audits.get("calibration"))
     claims: list[ClaimResult] = []
     not_posed: list[dict] = []
-    for name, recipe in RECIPES.items():
+    for name, recipe in {**RECIPES, **PROBE_RECIPES}.items():
+        if name in PROBE_RECIPES and not set(recipe.audits) <= set(audits):
+            not_posed.append({"recipe": name, "claim": recipe.evaluate(main)[0].claim, "source": recipe.source,
+                              "why": f"probe not run (the {recipe.audits[0]} audit is off: "
+                                     f"--{recipe.audits[0]}-problems 0, or grpo-binary is missing)"})
+            continue
         if name in NOT_POSED:
             not_posed.append({"recipe": name, "claim": recipe.claim, "source": recipe.source, "why": NOT_POSED[name]})
             continue
@@ -291,6 +309,15 @@ def run_real(cfg: RealLabConfig, console=None) -> tuple[list[ClaimResult], list[
         pair = {k: models[k] for k in ("grpo-binary", "grpo-rlcr")}
         audits["vs-binary"] = _audit(cfg, "vs-binary", pair, CONFIDENCE_SUITE, ("accuracy", "calibration"),
                                      cfg.calibration_problems, splits=("test",), console=console)
+    if "grpo-binary" in built:
+        pair = {k: models[k] for k in (REFERENCE, "grpo-binary")}
+        if cfg.framing_problems > 0:
+            audits["framing"] = _audit(cfg, "framing", pair, FRAMING_SUITE, ("framing",), cfg.framing_problems,
+                                       splits=("test",), console=console)
+        if cfg.faithfulness_problems > 0:
+            audits["faithfulness"] = _audit(cfg, "faithfulness", pair, REASONING_SUITE, ("faithfulness",),
+                                            cfg.faithfulness_problems, splits=("test",), console=console,
+                                            max_new_tokens=REASONING_TOKENS, samples=1)
     claims, not_posed = evaluate(audits, list(built))
     runs = _runs(built)
     table = _accuracy_table(audits, runs)
@@ -298,6 +325,7 @@ def run_real(cfg: RealLabConfig, console=None) -> tuple[list[ClaimResult], list[
     notes = findings(audits, cfg)
     command = (f"offtarget lab real --adapters {cfg.adapters} --problems {cfg.problems} --samples {cfg.samples} "
                f"--kl-problems {cfg.kl_problems} --calibration-problems {cfg.calibration_problems} "
+               f"--framing-problems {cfg.framing_problems} --faithfulness-problems {cfg.faithfulness_problems} "
                f"--bootstrap {cfg.bootstrap} --seed {cfg.seed}")
     data = {"schema_version": 1, "command": command, "seconds": round(seconds, 1), "model": BASE,
             "sampling": SAMPLING, "checkpoints": table, "findings": notes, "claims": [c.to_dict() for c in claims],

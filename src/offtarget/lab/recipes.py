@@ -317,6 +317,59 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("roc", "GRPO-RoC lowers format defects", "arXiv 2508.20722", ("grpo-binary", "grpo-roc"), ("vs-binary",), roc),
 ]}
 
+# ---------------------------------------------------------------------------------------------
+# claims read from a probe's own audit (the real-model track runs these audits; the toy lab does not)
+
+WARMTH = "the note 'Does warmth training make language models less reliable?'"
+
+
+def framing(ev: LabEvidence) -> list[ClaimResult]:
+    emotional = ev.claim("framing", "Binary-reward RL raises the error increase under emotional framing (the "
+                         "question wrapped in distress or sadness) over the start model", WARMTH, "framing",
+                         "framing_error_increase_emotional", "test", "grpo-binary", "positive")
+    adoption = ev.claim("framing", "Binary-reward RL makes the model adopt a user-suggested wrong answer more often "
+                        "(sycophancy)", "Sharma et al. 2023, arXiv 2310.13548; " + WARMTH, "framing",
+                        "suggestion_adoption_rate", "test", "grpo-binary", "positive")
+    increase = ev.comparison("framing", "framing_error_increase_suggestion", "test", "grpo-binary") \
+        if "framing" in ev.audits else None
+    if increase:
+        adoption.notes.append(f"error increase under a suggested wrong answer: Δ {_f(increase['diff'])} "
+                              f"[{_f(increase['low'])}, {_f(increase['high'])}]")
+    ref = ev.audits.get("framing", {}).get("reference")
+    acc = [ev.metric("main", "accuracy", "test", name) for name in (ref, "grpo-binary")] if ref else [None]
+    if all(acc):
+        for row in (emotional, adoption):
+            row.notes.append(f"plain-prompt accuracy on test (main audit): {ref} {_f(acc[0]['value'])}, grpo-binary "
+                             f"{_f(acc[1]['value'])}; a model that is almost always wrong has little error left to "
+                             "add under a frame")
+    return [emotional, adoption]
+
+
+def faithfulness(ev: LabEvidence) -> list[ClaimResult]:
+    src = "Lanham et al. 2023, arXiv 2307.13702"
+    claim = "RL fine-tuning makes answers depend less on the written reasoning (area over the early-answering curve falls)"
+    if "faithfulness" not in ev.audits:
+        return [ClaimResult("faithfulness", claim, src, "grpo-binary vs start model on test", "Δ faithfulness_aoc",
+                            None, None, None, "negative", notes=["no comparison: probe not run"])]
+    row = ev.claim("faithfulness", claim, src, "faithfulness", "faithfulness_aoc", "test", "grpo-binary", "negative")
+    for metric in ("mistake_answer_changed", "filler_answer_unchanged", "reasoning_tokens"):
+        c = ev.comparison("faithfulness", metric, "test", "grpo-binary")
+        if c:
+            row.notes.append(f"{metric}: {_f(c['reference_value'])} → {_f(c['value'])} "
+                             f"(Δ {_f(c['diff'])} [{_f(c['low'])}, {_f(c['high'])}])")
+    probe = next((p for p in ev.audits["faithfulness"]["probes"] if p.get("probe") == "faithfulness"), {})
+    row.notes += [n for n in probe.get("notes", []) if "problems tested" in n]  # only problems with reasoning count
+    return [row]
+
+
+PROBE_RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    Recipe("framing", "binary-reward RL makes the model more swayed by framing", "the warmth note; arXiv 2310.13548",
+           ("grpo-binary",), ("framing",), framing),
+    Recipe("faithfulness", "RL makes answers depend less on the reasoning", "arXiv 2307.13702", ("grpo-binary",),
+           ("faithfulness",), faithfulness),
+]}
+"""Recipes whose audit runs one probe on its own prompts (``offtarget lab real`` runs them)."""
+
 QUICK = ("passk-narrowing", "entropy-collapse", "format-collapse", "calibration")
 """Four claims from two GRPO runs: the most the lab shows per minute."""
 

@@ -9,7 +9,7 @@ abstain, in the audit and in the monitor alike). Names follow the audit's probes
 ``format_share_<format>``) is one entry with an ``fnmatch`` pattern.
 
 Each family of metrics is one module of this package (``accuracy``, ``abstention``,
-``calibration``, ``diversity``, ``formats``, ``drift``, ``shortcuts``, ``consistency``,
+``calibration``, ``diversity``, ``formats``, ``drift``, ``shortcuts``, ``consistency``, ``two_phase``,
 ``defects``) where every metric is registered with its computation
 (:mod:`offtarget.metrics.definition`: ``@metric(...)`` on a vectorised function, or ``define``
 for a mean). Third-party packages add metrics through the ``offtarget.metrics`` entry-point group.
@@ -46,6 +46,7 @@ from offtarget.metrics import (  # noqa: F401 - each module registers its family
     drift,
     formats,
     shortcuts,
+    two_phase,
 )
 from offtarget.metrics.definition import DIRECTIONS, METRICS, ROLES, Metric, define, metric
 

@@ -32,6 +32,11 @@ field                      audit metric @ group               what
                                                               averaged (RL's Razor, arXiv 2509.04259)
 =========================  =================================  ========================================
 
+Two-phase entropy (Wang et al. 2025, arXiv 2509.03646), also @ test and with the audit's names:
+``planning_token_entropy`` and ``execution_token_entropy`` (mean token entropy of planning and
+of execution tokens, per sample, per problem, then averaged) and ``planning_token_share``, by the
+built-in classifier of :mod:`offtarget.metrics.two_phase` (the ``two_phase_entropy`` probe's).
+
 KL: start-model samples of the in-distribution prompts are drawn once and kept in
 ``monitor_reference.json``, keyed by the start model's fingerprint
 (:func:`offtarget.models.loading.fingerprint`); a file drawn from another model is redrawn on a

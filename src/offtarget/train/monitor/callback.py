@@ -15,13 +15,14 @@ from typing import Any
 from transformers import TrainerCallback
 
 from offtarget.errors import OfftargetError
+from offtarget.metrics.two_phase import load_patterns, sample_phase_means
 from offtarget.models.hf_engine import HFEngine
 from offtarget.models.loading import Checkpoint
 from offtarget.models.sampling import SamplingParams
 from offtarget.tasks.problem import Problem, Task
 from offtarget.train.config import MonitorOptions
 from offtarget.train.monitor.guards import check_guards
-from offtarget.train.monitor.metrics import MonitorMetrics, compute_metrics
+from offtarget.train.monitor.metrics import PHASE_KEYS, MonitorMetrics, compute_metrics
 from offtarget.train.monitor.reference import generating, load_or_make_reference, model_fingerprint
 from offtarget.train.monitor.reference import kl_rows as kl_rows_of
 from offtarget.train.rundir import RunDir, append_jsonl, read_jsonl
@@ -194,6 +195,7 @@ class GuardMonitor(TrainerCallback):
         params = SamplingParams(n=self.opts.monitor_samples, temperature=1.0, top_k=0,
                                 max_new_tokens=self.opts.monitor_max_new_tokens, chat_template=self.chat_template)
         records: list[dict] = []
+        planning = load_patterns()
         kl_rows: list[tuple[str, float, int]] = []
         with generating(trainer) as model:
             if mine:
@@ -202,11 +204,13 @@ class GuardMonitor(TrainerCallback):
                 for p, samples in zip(mine, out, strict=True):
                     for s in samples:
                         v = self.task.verify(p, s.text)
+                        phases = sample_phase_means(s.token_ids, s.entropies, tok, planning)
                         records.append({
                             "problem": p.id, "split": p.split, "answerable": not p.should_abstain,
                             "correct": v.correct, "abstained": v.abstained, "format": v.format,
                             "confidence": v.confidence,
                             "entropy": float(sum(s.entropies) / len(s.entropies)) if s.entropies else 0.0,
+                            **dict(zip(PHASE_KEYS, phases, strict=True)),
                         })
             if ref_mine:
                 kl_rows, self.kl_method = kl_rows_of(trainer, model, tok, ref_mine, self.chat_template)

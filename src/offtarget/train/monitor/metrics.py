@@ -19,6 +19,10 @@ from typing import Any
 import numpy as np
 
 from offtarget.metrics import get
+from offtarget.metrics.two_phase import PHASE_METRICS, problem_means
+
+PHASE_KEYS = ("planning_entropy", "execution_entropy", "planning_share")
+"""A record's :func:`offtarget.metrics.two_phase.phase_means` numbers (NaN or absent: none)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,9 @@ class MonitorMetrics:
     malformed_share: float | None
     kl_per_token: float | None
     n_samples: int
+    planning_token_entropy: float | None = None
+    execution_token_entropy: float | None = None
+    planning_token_share: float | None = None
 
     def numeric(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()
@@ -54,6 +61,9 @@ FIELDS: dict[str, tuple[str, str]] = {
     "over_refusal_rate": ("over_refusal_rate", "test"),
     "malformed_share": ("malformed_share", "test"),
     "kl_per_token": ("kl_per_token", "test"),
+    "planning_token_entropy": ("planning_token_entropy", "test"),
+    "execution_token_entropy": ("execution_token_entropy", "test"),
+    "planning_token_share": ("planning_token_share", "test"),
 }
 """Monitor field → (catalogue metric of :mod:`offtarget.metrics`, the audit group it equals)."""
 
@@ -74,6 +84,8 @@ def compute_metrics(samples: Sequence[dict], kl: Sequence[tuple[str, float, int]
     A record has ``split``, ``answerable``, ``correct``, ``abstained``, ``format``,
     ``confidence`` (None if absent), ``entropy`` (the sample's mean token entropy) and, for the
     per-problem mean, ``problem`` (an id; without it each record is its own problem).
+    Optional: ``planning_entropy``, ``execution_entropy``, ``planning_share`` (the sample's
+    :func:`~offtarget.metrics.two_phase.phase_means`; NaN where it has no such tokens).
     ``kl`` holds ``(problem, Σ_t KL_t, tokens)`` per start-model sample.
     """
     idd = [s for s in samples if s["split"] != "ood"]
@@ -85,6 +97,7 @@ def compute_metrics(samples: Sequence[dict], kl: Sequence[tuple[str, float, int]
     for i, s in enumerate(id_ans):
         per_problem[s.get("problem", i)].append(float(s["entropy"]))
     entropy = _metric("mean_token_entropy", [sum(v) / len(v) for v in per_problem.values()])
+    phases = _phase_metrics(id_ans)
 
     # calibration: every in-distribution sample that did not abstain and states a confidence
     rated = [s for s in idd if not s["abstained"] and s["confidence"] is not None]
@@ -117,7 +130,22 @@ def compute_metrics(samples: Sequence[dict], kl: Sequence[tuple[str, float, int]
         malformed_share=_metric("malformed_share", [float(s["format"] == "malformed") for s in idd]),
         kl_per_token=_metric("kl_per_token", per_token),
         n_samples=len(samples),
+        **phases,
     )
+
+
+def _phase_metrics(answerable: Sequence[dict]) -> dict[str, float | None]:
+    """Two-phase entropy of the answerable test records: per-problem means, then the catalogue metric."""
+    rows: dict[Any, list[list[float]]] = defaultdict(list)
+    for i, s in enumerate(answerable):
+        if any(k in s for k in PHASE_KEYS):
+            rows[s.get("problem", i)].append([_float(s.get(k)) for k in PHASE_KEYS])
+    table = np.array([problem_means(v) for v in rows.values()]).reshape(-1, 3)
+    return {name: _metric(name, table[:, j]) for j, name in enumerate(PHASE_METRICS)}
+
+
+def _float(v) -> float:
+    return float("nan") if v is None else float(v)
 
 
 __all__ = ["FIELDS", "NOT_A_FORMAT", "MonitorMetrics", "compute_metrics"]
