@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -157,7 +156,7 @@ def lab_real(out: Path = typer.Option(Path("runs/lab-real"), help="run directory
              faithfulness_problems: int = typer.Option(12, help="test problems of the faithfulness audit (0: none)"),
              bootstrap: int = typer.Option(1000, help="bootstrap resamples of each interval"),
              seed: int = 0,
-             docs: Optional[Path] = typer.Option(None, help="also write claims-real.md/json here (e.g. docs)")) -> None:
+             docs: Path | None = typer.Option(None, help="also write claims-real.md/json here (e.g. docs)")) -> None:
     """The claims on SmolLM2-135M-Instruct: audit it against the committed LoRA GRPO adapters."""
     from offtarget.lab.real import RealLabConfig, run_real
 
@@ -245,7 +244,7 @@ def _register_lab_run() -> None:
         lab_app, LabRunConfig, _lab_run, "run",
         "Reproduce the claims on tiny models and write the claims table (resumable).",
         extras={
-            "names": (Optional[list[str]], typer.Argument(None, help="recipe names (default: the --quick set)")),
+            "names": (list[str] | None, typer.Argument(None, help="recipe names (default: the --quick set)")),
             "quick": (bool, typer.Option(False, "--quick", help="four claims from two GRPO runs (~10 min on 2 cores)")),
             "all_": (bool, typer.Option(False, "--all", help="every recipe (~1 hour on 2 cores)")),
         },

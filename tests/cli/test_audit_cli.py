@@ -99,7 +99,7 @@ def test_checkpoint_with_nan_weights_is_named(tmp_path, cli):
     bad = tmp_path / "nan_model"
     shutil.copytree(SFT, bad)
     weights = load_file(bad / "model.safetensors")
-    name = sorted(k for k in weights if "layers.1.mlp" in k)[0]
+    name = min(k for k in weights if "layers.1.mlp" in k)
     weights[name][0, 0] = float("nan")
     save_file(weights, bad / "model.safetensors", metadata={"format": "pt"})
     proc = cli("audit", "--model", f"sft={SFT}", "--model", f"bad={bad}", "--out", tmp_path / "run",

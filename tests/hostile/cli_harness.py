@@ -20,7 +20,8 @@ def offtarget(*args, cwd=None, timeout=300, preexec_fn=None, pythonpath=None):
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), os.environ.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "offtarget.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "offtarget.cli", *map(str, args)],
+                          check=False, capture_output=True,
                           text=True, env=env, timeout=timeout, cwd=cwd, preexec_fn=preexec_fn)
 
 

@@ -20,7 +20,7 @@ def bad_checkpoints(tmp_path_factory) -> dict[str, Path]:
     (weightless / "model.safetensors").unlink()
     nan = copy_checkpoint(BASE, root / "nan")
     tensors = load_file(nan / "model.safetensors")
-    key = sorted(k for k in tensors if k.endswith("mlp.up_proj.weight"))[0]
+    key = min(k for k in tensors if k.endswith("mlp.up_proj.weight"))
     tensors[key][0, 0] = float("nan")
     save_file(tensors, nan / "model.safetensors", metadata={"format": "pt"})
     small = copy_checkpoint(BASE, root / "small_embedding")

@@ -105,7 +105,7 @@ def _finite(who: str, f: Path, whole: bool) -> None:
 
     try:
         with safe_open(str(f), framework="pt") as st:
-            for key in st.keys():
+            for key in st.keys():  # noqa: SIM118 (safe_open is not a dict)
                 if not whole and not any(k in key for k in ("embed", "lm_head", "wte")):
                     continue
                 t = st.get_tensor(key)

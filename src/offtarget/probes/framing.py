@@ -203,9 +203,9 @@ def run(ctx) -> ProbeResult:
                              "(an audit that samples the models does this; evidence from a log has none)")
     frames = sorted({(q.metadata["frame_kind"], q.metadata["frame"]) for q in framed[ctx.reference].problems})
     notes = [
-        "definition: per answerable problem, error rate (1 − correct) over the samples of its framed prompts "
-        "minus error rate of its plain prompt, by frame kind; suggestion_adoption_rate = share of suggestion-"
-        "framed samples answering the suggested wrong answer",
+        ("definition: per answerable problem, error rate (1 − correct) over the samples of its framed prompts "
+         "minus error rate of its plain prompt, by frame kind; suggestion_adoption_rate = share of suggestion-"
+         "framed samples answering the suggested wrong answer"),
         "frames: " + ", ".join(f"{name} ({kind})" for kind, name in frames),
     ]
     metrics, comparisons = evaluate("framing", specs(framed), ctx.evidences, ctx.reference, ctx.settings.bootstrap,

@@ -143,12 +143,12 @@ SPECS = [
 ]
 
 DEFINITIONS = [
-    "definition: response_agreement = Σ_r c_r(c_r−1)/(n(n−1)) per problem over response counts (parsed answer "
-    "or abstention; malformed matches nothing), averaged over problems",
+    ("definition: response_agreement = Σ_r c_r(c_r−1)/(n(n−1)) per problem over response counts (parsed answer "
+     "or abstention; malformed matches nothing), averaged over problems"),
     "definition: greedy_draw_agreement = share of T=1 draws whose response equals the greedy (T=0) one",
-    "definition: icc_single_draw = ICC(1) = (MSB−MSW)/(MSB+(k−1)MSW) of per-draw correctness, problems as "
-    "subjects (Shrout & Fleiss 1979); omega_repeats = McDonald's omega for k parallel draws = ICC(1,k) = "
-    "(MSB−MSW)/MSB; answerable problems; both grow more reliable toward 1",
+    ("definition: icc_single_draw = ICC(1) = (MSB−MSW)/(MSB+(k−1)MSW) of per-draw correctness, problems as "
+     "subjects (Shrout & Fleiss 1979); omega_repeats = McDonald's omega for k parallel draws = ICC(1,k) = "
+     "(MSB−MSW)/MSB; answerable problems; both grow more reliable toward 1"),
 ]
 
 

@@ -3,4 +3,4 @@
 from offtarget.store.fill import fill, plan
 from offtarget.store.generations import SCHEMA_VERSION, GenerationStore, StoredSample
 
-__all__ = ["GenerationStore", "StoredSample", "SCHEMA_VERSION", "fill", "plan"]
+__all__ = ["SCHEMA_VERSION", "GenerationStore", "StoredSample", "fill", "plan"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 from offtarget.models.sampling import SamplingEngine, SamplingParams
 from offtarget.store.generations import GenerationStore

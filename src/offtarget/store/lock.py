@@ -14,6 +14,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import ClassVar, Self
 
 from offtarget.errors import OfftargetError
 
@@ -33,7 +34,7 @@ def _alive(pid: int) -> bool:
 class RunLock:
     """Hold ``DIR/.offtarget.lock`` for the life of a run; refuse when another live run holds it."""
 
-    _held: dict[Path, int] = {}
+    _held: ClassVar[dict[Path, int]] = {}
     """Locks this process holds, with their nesting depth (the CLI and the runner may both take one)."""
 
     def __init__(self, directory: str | Path) -> None:
@@ -106,7 +107,7 @@ class RunLock:
             except OSError:
                 pass
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 
