@@ -28,3 +28,13 @@ def test_the_key_follows_the_content_of_data_files_and_problems(tmp_path):
     # the output directory and store are not inputs
     assert probe_cache_key(AuditConfig(planning_patterns=str(patterns), out="elsewhere"), "two_phase_entropy",
                            _evidences()) == edited
+
+
+def test_a_probe_that_reads_another_is_keyed_by_whether_that_one_ran():
+    from offtarget.probes.registry import PROBES
+
+    assert PROBES.get("plasticity").reads == ("kl",)
+    cfg = AuditConfig()
+    alone = probe_cache_key(cfg, "plasticity", _evidences())
+    assert probe_cache_key(cfg, "plasticity", _evidences(), []) == alone  # nothing read: the key of old
+    assert probe_cache_key(cfg, "plasticity", _evidences(), ["kl"]) != alone  # kl beside it: computed afresh

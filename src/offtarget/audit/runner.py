@@ -115,7 +115,8 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
     results: list[ProbeResult] = []
     for info in probes:
         t1 = time.time()
-        key = f"probe:{probe_cache_key(cfg, info.name, evidences)}"
+        ran = [name for name in info.reads if name in ctx.earlier]
+        key = f"probe:{probe_cache_key(cfg, info.name, evidences, ran)}"
         cached = store.get_meta(key)
         if cached is not None:
             r = ProbeResult.from_dict(cached)
@@ -168,7 +169,7 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
 _NOT_IN_KEY = ("models", "out", "store", "probes", "device", "batch_sequences", "trust_remote_code")
 
 
-def probe_cache_key(cfg: AuditConfig, probe: str, evidences: dict) -> str:
+def probe_cache_key(cfg: AuditConfig, probe: str, evidences: dict, ran: list[str] | None = None) -> str:
     """Identity of one probe's result: the probe, offtarget's version, every setting that can change
     a number, and the checkpoints by content fingerprint in report order (the reference first).
 
@@ -176,6 +177,8 @@ def probe_cache_key(cfg: AuditConfig, probe: str, evidences: dict) -> str:
     a new checkpoint, sample count, split, seed or offtarget version computes them afresh, and
     so does an edited suite (the problems' ids and prompts are in the key) or an edited data file
     such as ``--frames`` (its content digest is, :data:`~offtarget.audit.config.DATA_FILE_SETTINGS`).
+    ``ran``: the probes this one reads (:attr:`~offtarget.probes.registry.ProbeInfo.reads`) that ran
+    before it in this audit, so a result written without them is not read back with them.
     """
     import hashlib
     import json
@@ -192,6 +195,8 @@ def probe_cache_key(cfg: AuditConfig, probe: str, evidences: dict) -> str:
     material = {"probe": probe, "version": __version__, "stats": METHOD, "settings": settings,
                 "checkpoints": [[name, ev.fingerprint] for name, ev in evidences.items()],
                 "problems": hashlib.sha256("\n".join(p.store_key for p in problems).encode()).hexdigest()}
+    if ran:
+        material["ran"] = sorted(ran)
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 

@@ -314,7 +314,7 @@ def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.4g}"
 
 
-@register_probe("plasticity", needs_models=True, in_all=False)
+@register_probe("plasticity", needs_models=True, in_all=False, reads=("kl",))
 def run(ctx) -> ProbeResult:
     opts = PlasticityOptions.parse(getattr(ctx.settings, "plasticity", None))
     train_items, eval_items, where = held_out(ctx.task, opts, ctx.settings.seed)

@@ -35,6 +35,9 @@ class ProbeInfo:
     in_all: bool = True
     """False for a probe that multiplies the audit's cost (the framing probe samples every problem
     again under each frame): ``--probes all`` leaves it out and it runs only when named."""
+    reads: tuple[str, ...] = ()
+    """Probes whose results this one reads when they ran earlier in the same audit (plasticity shows
+    the kl probe's drift beside its own numbers); which of them ran is part of its cache key."""
 
 
 def _builtin() -> None:
@@ -47,12 +50,12 @@ PROBES: Registry[ProbeInfo] = Registry("probe", ENTRY_POINT_GROUP, builtin=_buil
 
 
 def register_probe(name: str, needs_models: bool = False, variants: Callable[[Any, list], list] | None = None,
-                   in_all: bool = True):
-    """Register ``run(ctx) -> ProbeResult`` as the probe ``name`` (a decorator); ``variants`` and
-    ``in_all``: see :class:`ProbeInfo`."""
+                   in_all: bool = True, reads: tuple[str, ...] = ()):
+    """Register ``run(ctx) -> ProbeResult`` as the probe ``name`` (a decorator); ``variants``,
+    ``in_all`` and ``reads``: see :class:`ProbeInfo`."""
 
     def deco(fn):
-        PROBES.add(name, ProbeInfo(name, fn, needs_models, variants, in_all))
+        PROBES.add(name, ProbeInfo(name, fn, needs_models, variants, in_all, tuple(reads)))
         return fn
 
     return deco
