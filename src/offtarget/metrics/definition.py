@@ -29,6 +29,7 @@ from fnmatch import fnmatchcase
 import numpy as np
 
 from offtarget.registry import Registry
+from offtarget.stats.additive import additive
 
 DIRECTIONS = ("higher", "lower", "descriptive")
 ROLES = ("target", "serving_veto", "off_target", "descriptive")
@@ -133,9 +134,17 @@ def flat_sum(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0], -1).sum(1)
 
 
-def ratio_of_sums(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """Σ num / Σ den per resample (pooled over problems and samples); NaN where Σ den = 0."""
-    return ratio(flat_sum(num), flat_sum(den))
+def _num_den(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return num, den
+
+
+@additive(_num_den)
+def ratio_of_sums(sums: np.ndarray) -> np.ndarray:
+    """Σ num / Σ den per resample (pooled over problems and samples); NaN where Σ den = 0.
+
+    Called as ``ratio_of_sums(num, den)``; an :class:`~offtarget.stats.additive.Additive`, so every
+    relabelling and bootstrap resample of it is two matrix products (numerator and denominator)."""
+    return ratio(sums[:, 0], sums[:, 1])
 
 
 def nanmean_rows(a: np.ndarray) -> np.ndarray:
