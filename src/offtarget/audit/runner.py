@@ -116,6 +116,7 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
     ctx = AuditContext.from_config(cfg, task, evidences)
     ctx.variants = {probe: {name: by_name[name] for name in evidences} for probe, by_name in variants.items()}
     results: list[ProbeResult] = []
+    to_cache: list[tuple[str, ProbeResult]] = []  # written after Holm refined their p-values
     for info in probes:
         t1 = time.time()
         key = f"probe:{probe_cache_key(cfg, info.name, evidences)}"
@@ -130,13 +131,15 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
                 r = ProbeResult(info.name, "", "", error=str(exc))
             r.seconds = time.time() - t1
             if r.error is None:
-                store.set_meta(key, sanitize(r.to_dict()))
+                to_cache.append((key, r))
         results.append(r)
         if console:
             how = "cached" if cached is not None else f"{r.seconds:.1f}s"
             console.print(f"[dim]probe {info.name}: {how}{' — ' + r.error if r.error else ''}[/dim]")
     ctx.release()
     verdicts = finalize(results, list(evidences), ref, cfg.alpha, shared_problems=len(evidences[ref].problems))
+    for key, r in to_cache:
+        store.set_meta(key, sanitize(r.to_dict()))
     t2 = time.time()
     with _working(console, "self-check: split-half null audits…"):
         verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, store, console)
