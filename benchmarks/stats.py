@@ -58,10 +58,9 @@ def _evaluate_calibration(ctx, legacy: bool):
     import importlib
 
     from benchmarks import legacy_stats
+    from offtarget.audit.compare import mark_too_small, refine_open
     from offtarget.probes import base
     from offtarget.probes import calibration as cal
-
-    from offtarget.audit.compare import mark_too_small, refine_open
 
     boot = importlib.import_module("offtarget.stats.bootstrap")  # the package's `bootstrap` is the function
     specs = [s for k in ("verbalized", "likelihood") for s in cal.specs(k, ctx.settings.calibration_bins)]
