@@ -1,4 +1,4 @@
-"""The ratio metrics of abstention, shortcuts and formats as sums: the values, intervals and p-values
+"""The ratio metrics of abstention, shortcuts and formats (and the mean of defined per-problem values) as sums: the values, intervals and p-values
 of computing each metric on every relabelled or resampled data set.
 
 Each metric is checked against its definition written out here on whole arrays (Σ num / Σ den over
@@ -49,6 +49,7 @@ def by_definition(name):
         "format_share_json": lambda c: fmt_shares(c)[:, 1],
         "dominant_format_share": lambda c: fmt_shares(c).max(1),
         "format_entropy": entropy,
+        "response_agreement": lambda v: div(np.nansum(v.reshape(len(v), -1), 1), np.isfinite(v).reshape(len(v), -1).sum(1)),
     }[name]
 
 
@@ -64,6 +65,11 @@ def arms(name, rng, problems=12, samples=6, shift=0.2):
             p = np.array([0.5 - d, 0.3, 0.2 + d])
             out.append((rng.multinomial(samples, p, size=problems).astype(float),))
             continue
+        if name == "response_agreement":  # one value per problem, undefined (NaN) on some
+            v = np.clip(rng.random(problems) * 0.8 + d, 0, 1)
+            v[rng.random(problems) < 0.2] = np.nan
+            out.append((v,))
+            continue
         a = (rng.random((problems, samples)) < 0.3 + d).astype(float)
         b = (rng.random((problems, samples)) < 0.5).astype(float)
         if name.startswith("abstention"):
@@ -75,7 +81,8 @@ def arms(name, rng, problems=12, samples=6, shift=0.2):
 
 
 NAMES = ["abstention_precision", "abstention_f1", "accuracy_given_attempted", "computation_skipped_rate",
-         "format_share_json", "dominant_format_share", "format_entropy"]
+         "format_share_json", "dominant_format_share", "format_entropy", "response_agreement"]
+PER_PROBLEM = ("format", "dominant", "response_agreement")
 
 
 class Rebuilt:
@@ -94,7 +101,7 @@ def test_value_and_bootstrap_replicates_equal_the_definition(name):
     ref, _ = arms(name, rng)
     stat, defn = computation(name), by_definition(name)
     assert hasattr(stat, "unit_sums")
-    batch = [np.stack([a, a[::-1], a[:, ::-1] if a.ndim == 2 else a]) for a in ref]
+    batch = [np.stack([a, a[::-1], a[:, ::-1] if a.ndim == 2 else a[::2].repeat(2)[:len(a)]]) for a in ref]
     np.testing.assert_allclose(stat(*batch), defn(*batch), rtol=0, atol=1e-12)
     draws = draw_problems(ref[0].shape[0], 300, seed=5)
     fast = replicates(stat, list(ref), ProblemLayout(ref[0].shape[0]), draws, vectorized=True)
@@ -105,9 +112,9 @@ def test_value_and_bootstrap_replicates_equal_the_definition(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_permutation_p_equals_rebuilding_every_relabelled_data_set(name):
     rng = np.random.default_rng(11)
-    ref, tuned = arms(name, rng, problems=14 if name.startswith(("format", "dominant")) else 8)
+    ref, tuned = arms(name, rng, problems=14 if name.startswith(PER_PROBLEM) else 8)
     stat = computation(name)
-    unit = "problem" if name.startswith(("format", "dominant")) else "sample"
+    unit = "problem" if name.startswith(PER_PROBLEM) else "sample"
     b = 4000
     fast = permutation_test(ref, tuned, stat, unit=unit, vectorized=True, seed=1, n_permutations=b,
                             stop_after_hits=None)

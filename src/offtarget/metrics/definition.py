@@ -147,13 +147,19 @@ def ratio_of_sums(sums: np.ndarray) -> np.ndarray:
     return ratio(sums[:, 0], sums[:, 1])
 
 
-def nanmean_rows(a: np.ndarray) -> np.ndarray:
-    """Mean over problems of per-problem values, NaN (undefined) entries left out."""
-    a = a.reshape(a.shape[0], -1)
+def _finite_and_count(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a, dtype=float)
     ok = np.isfinite(a)
-    n = ok.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(ok, a, 0.0).sum(1) / np.maximum(n, 1), np.nan)
+    return np.where(ok, a, 0.0), ok.astype(float)
+
+
+@additive(_finite_and_count)
+def nanmean_rows(sums: np.ndarray) -> np.ndarray:
+    """Mean over problems of per-problem values, NaN (undefined) entries left out.
+
+    Called as ``nanmean_rows(values)``; Σ finite values / their count, an
+    :class:`~offtarget.stats.additive.Additive`, so its relabellings and resamples are matrix products."""
+    return ratio(sums[:, 0], sums[:, 1])
 
 
 __all__ = ["DIRECTIONS", "METRICS", "ROLES", "SHARE", "Metric", "define", "flat_sum", "metric", "nanmean_rows",
