@@ -4,11 +4,13 @@ One audit at the demo's size (200 problems per split, 32 samples, every probe, d
 bootstrap) of the demo's checkpoints when ``make demo`` has built them (``runs/demo``), else
 of the lab's base and SFT models, into a fresh store. Two figures:
 
-- **probe + self-check / sampling**: ``costs`` of that audit, the seconds of every probe plus the
-  self-check over the seconds the sampling stage took (goal ≤ 0.25);
+- **probe + self-check / sampling**: ``costs`` of that audit, the seconds of every probe, the Holm
+  refinement of their open tests and the self-check over the seconds the sampling stage took
+  (goal ≤ 0.25);
 - **new / old statistics**: on the same stored generations, the calibration probe's statistics
   (every metric × group × checkpoint: bootstrap intervals and permutation p-values) computed by
-  :func:`offtarget.probes.base.evaluate` as it is and with the previous implementation
+  :func:`offtarget.probes.base.evaluate` as it is (with the Holm-aware refinement of the probe's
+  own comparisons as their family) and with the previous implementation
   (:mod:`benchmarks.legacy_stats`: per-relabelling recomputation and re-ranking), time over
   time (goal ≥ 20×). The old path runs once per round (it takes minutes); the p-values of both
   are compared in ``measurements.p_agreement``: Monte Carlo p-values of two implementations
@@ -56,21 +58,31 @@ def _evaluate_calibration(ctx, legacy: bool):
     import importlib
 
     from benchmarks import legacy_stats
+    from offtarget.audit.compare import mark_too_small, refine_open
     from offtarget.probes import base
     from offtarget.probes import calibration as cal
 
     boot = importlib.import_module("offtarget.stats.bootstrap")  # the package's `bootstrap` is the function
     specs = [s for k in ("verbalized", "likelihood") for s in cal.specs(k, ctx.settings.calibration_bins)]
-    if not legacy:
-        return base.evaluate("calibration", specs, ctx.evidences, ctx.reference, ctx.settings.bootstrap,
-                             ctx.settings.seed)
-    saved = base.permutation_test, boot._weighted_replicates
-    base.permutation_test, boot._weighted_replicates = legacy_stats.permutation_test, lambda *a: None
+    if not legacy:  # stage 1 for every comparison, then refinement of those the probe's Holm family leaves open
+        metrics, comparisons = base.evaluate("calibration", specs, ctx.evidences, ctx.reference,
+                                             ctx.settings.bootstrap, ctx.settings.seed)
+        tested = [c for c in comparisons if c.higher_is_better is not None]
+        mark_too_small(tested, ctx.settings.alpha)
+        refine_open(tested, ctx.settings.alpha)
+        return metrics, comparisons
+
+    def legacy_staged(*args, **kw):  # the previous test: both stages at once, no Holm-aware refinement
+        return legacy_stats.permutation_test(*args, **kw), None
+
+    saved = base.permutation_test, base.staged_permutation_test, boot._weighted_replicates
+    base.permutation_test, base.staged_permutation_test = legacy_stats.permutation_test, legacy_staged
+    boot._weighted_replicates = lambda *a: None
     try:
         return base.evaluate("calibration", legacy_stats.legacy_specs(specs), ctx.evidences, ctx.reference,
                              ctx.settings.bootstrap, ctx.settings.seed)
     finally:
-        base.permutation_test, boot._weighted_replicates = saved
+        base.permutation_test, base.staged_permutation_test, boot._weighted_replicates = saved
 
 
 def _agreement(new_rows, old_rows) -> dict:
@@ -110,7 +122,8 @@ def run(cfg: StatsBenchConfig, repeats: int, work: Path, threads: int) -> BenchR
     acfg = AuditConfig(models=models, problems=cfg.problems, samples=cfg.samples, bootstrap=cfg.bootstrap,
                        out=str(work / "audit"), store=str(work / "generations.sqlite"), device="cpu")
     costs = run_audit(acfg, console=Console(quiet=True))["costs"]
-    stage = sum(v for k, v in costs.items() if k.startswith("probe:")) + costs["self_check"]
+    stage = (sum(v for k, v in costs.items() if k.startswith("probe:")) + costs.get("holm_refinement", 0.0)
+             + costs["self_check"])
     res.ratios.append(Ratio("probes/sampling", "stats: probe + self-check stage / sampling stage (demo-size audit)",
                             [stage / costs["sampling_seconds"]], goal=0.25, lower_is_better=True))
 

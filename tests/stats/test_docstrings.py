@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["__init__", "_checks", "passk", "calibration", "bootstrap", "paired", "multiple", "diversity", "permutation",
-           "power", "additive"]
+           "power", "additive", "refinement"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -113,6 +113,7 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
     ctx = AuditContext.from_config(cfg, task, evidences)
     ctx.variants = {probe: {name: by_name[name] for name in evidences} for probe, by_name in variants.items()}
     results: list[ProbeResult] = []
+    to_cache: list[tuple[str, ProbeResult]] = []  # written after Holm refined their p-values
     for info in probes:
         t1 = time.time()
         ran = [name for name in info.reads if name in ctx.earlier]
@@ -128,14 +129,18 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
                 r = ProbeResult(info.name, "", "", error=str(exc))
             r.seconds = time.time() - t1
             if r.error is None:
-                store.set_meta(key, sanitize(r.to_dict()))
+                to_cache.append((key, r))
         results.append(r)
         ctx.earlier[r.probe] = r
         if console:
             how = "cached" if cached is not None else f"{r.seconds:.1f}s"
             console.print(f"[dim]probe {info.name}: {how}{' — ' + r.error if r.error else ''}[/dim]")
     ctx.release()
+    t_holm = time.time()  # Holm across the report, refining the permutation tests it leaves open
     verdicts = finalize(results, list(evidences), ref, cfg.alpha, shared_problems=len(evidences[ref].problems))
+    holm_seconds = time.time() - t_holm
+    for key, r in to_cache:
+        store.set_meta(key, sanitize(r.to_dict()))
     t2 = time.time()
     with _working(console, "self-check: split-half null audits…"):
         verdicts["self_check"] = _self_check(cfg, task, evidences, probes, results, store, console)
@@ -157,6 +162,7 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
             n for ev in evidences.values() for n in (getattr(ev, "source", None) or {}).get("notes", []))),
         "costs": {"sampling_seconds": round(sampling_seconds, 2),
                   **{f"probe:{r.probe}": round(r.seconds, 3) for r in results},
+                  "holm_refinement": round(holm_seconds, 3),
                   "self_check": round(self_check_seconds, 3)},
         "probes": [r.to_dict() for r in results],
         "examples": _with_rendered_prompts(cfg, evidences, _examples(evidences), plan.tokenizers),

@@ -12,9 +12,11 @@ audit measures two things on the samples it already has (no extra generation):
   related metrics), so the unadjusted share scatters around alpha from audit to audit (2.9–11%
   over 16 split-half audits of the lab model, 4.8% of 3,345 tests pooled); the Holm flag count
   is the guarantee.
-  Probes that load models again (kl, weights) and
-  greedy decoding (one answer per problem, which cannot be split) are left out; each half
-  holds ⌊samples / 2⌋ samples, so pass@k stops at that k.
+  Probes that load models again (kl, weights), probes whose metrics are all descriptive
+  (never tested) and greedy decoding (one answer per problem, which cannot be split) are left
+  out; each half holds ⌊samples / 2⌋ samples, so pass@k stops at that k. Per-sample arrays the
+  probes cached on the evidence (likelihood confidence, answered, ...) are split with the
+  samples, not computed again.
 - **Minimum detectable effect.** For each tuned checkpoint and group, the |diff| in accuracy
   (the target metric) that would be flagged with 80% power at the report's strictest Holm
   level, from the paired bootstrap's standard error
@@ -61,6 +63,14 @@ def split_half(ev, seed: int = 0):
     return halves
 
 
+def only_descriptive(probe: str) -> bool:
+    """Every metric the catalogue lists for ``probe`` is descriptive: it has no test to count."""
+    from offtarget.metrics import catalogue
+
+    directions = {m.direction for m in catalogue() if m.probe == probe}
+    return directions == {"descriptive"}
+
+
 def null_audit(cfg, task, ev, probes, seed: int = 0) -> dict:
     """Audit half A of ``ev``'s samples against half B; count what gets flagged."""
     a, b = split_half(ev, seed)
@@ -70,7 +80,7 @@ def null_audit(cfg, task, ev, probes, seed: int = 0) -> dict:
     results: list[ProbeResult] = []
     skipped = []
     for info in probes:
-        if info.needs_models:
+        if info.needs_models or only_descriptive(info.name):
             skipped.append(info.name)
             continue
         try:

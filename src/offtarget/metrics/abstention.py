@@ -2,35 +2,50 @@
 2025, arXiv 2506.09038), and SimpleQA's accuracy given attempted (Wei et al. 2024).
 
 Over the pooled samples of a group: ``abstained`` and ``should`` are 0/1 arrays
-``(resamples, problems, samples)``.
+``(resamples, problems, samples)``. Precision, F1 and accuracy given attempted are ratios of sums over
+samples (:class:`~offtarget.stats.additive.Additive`): resampled as matrix products of per-sample sums.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from offtarget.metrics.definition import SHARE, define, flat_sum, metric, ratio, ratio_of_sums
+from offtarget.metrics.definition import SHARE, define, ratio, ratio_of_sums
+from offtarget.stats.additive import additive
 
 ABST = "AbstentionBench, Kirichenko et al. 2025 (arXiv 2506.09038)"
 
 
-@metric("abstention_precision", "abstentions that were on unanswerable problems", "higher", "off_target",
-        SHARE, "abstention", ABST)
-def precision(abstained: np.ndarray, should: np.ndarray) -> np.ndarray:
-    return ratio(flat_sum(abstained * should), flat_sum(abstained))
+def _detection(abstained: np.ndarray, should: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-sample (true positive, false positive, false negative) with should-abstain as the label."""
+    return abstained * should, abstained * (1 - should), (1 - abstained) * should
 
 
+def _abstentions(abstained: np.ndarray, should: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample (abstained on an unanswerable problem, abstained)."""
+    return abstained * should, abstained
+
+
+@additive(_abstentions)
+def precision(sums: np.ndarray) -> np.ndarray:
+    """Σ abstained·should / Σ abstained: abstentions on unanswerable problems among all abstentions."""
+    return ratio(sums[:, 0], sums[:, 1])
+
+
+define("abstention_precision", "abstentions that were on unanswerable problems", "higher", "off_target",
+       SHARE, "abstention", ABST, compute=precision)
 define("abstention_recall", "share of samples of unanswerable problems that abstain", "higher", "serving_veto",
        SHARE, "abstention", ABST)
 
 
-@metric("abstention_f1", "F1 of abstention with should-abstain as the label", "higher", "serving_veto",
-        SHARE, "abstention", ABST)
-def f1(abstained: np.ndarray, should: np.ndarray) -> np.ndarray:
-    tp = flat_sum(abstained * should)
-    fp = flat_sum(abstained * (1 - should))
-    fn = flat_sum((1 - abstained) * should)
-    return ratio(2 * tp, 2 * tp + fp + fn)
+@additive(_detection)
+def f1(sums: np.ndarray) -> np.ndarray:
+    """2 Σ tp / (2 Σ tp + Σ fp + Σ fn)."""
+    return ratio(2 * sums[:, 0], 2 * sums[:, 0] + sums[:, 1] + sums[:, 2])
+
+
+define("abstention_f1", "F1 of abstention with should-abstain as the label", "higher", "serving_veto",
+       SHARE, "abstention", ABST, compute=f1)
 
 
 define("over_answer_rate", "share of samples of unanswerable problems that state a parsed answer", "lower",
@@ -39,10 +54,8 @@ define("over_refusal_rate", "share of samples of answerable problems that abstai
        SHARE, "abstention", ABST)
 
 
-@metric("accuracy_given_attempted", "correct among non-abstained samples of answerable problems", "higher",
-        "serving_veto", SHARE, "abstention", "SimpleQA, Wei et al. 2024 (arXiv 2411.04368)")
-def accuracy_given_attempted(correct: np.ndarray, attempted: np.ndarray) -> np.ndarray:
-    return ratio_of_sums(correct, attempted)
+define("accuracy_given_attempted", "correct among non-abstained samples of answerable problems", "higher",
+       "serving_veto", SHARE, "abstention", "SimpleQA, Wei et al. 2024 (arXiv 2411.04368)", compute=ratio_of_sums)
 
 
 define("abstention_rate", "share of all samples that abstain (answerable or not)", "descriptive", "descriptive",

@@ -29,6 +29,7 @@ from fnmatch import fnmatchcase
 import numpy as np
 
 from offtarget.registry import Registry
+from offtarget.stats.additive import additive
 
 DIRECTIONS = ("higher", "lower", "descriptive")
 ROLES = ("target", "serving_veto", "off_target", "descriptive")
@@ -133,18 +134,32 @@ def flat_sum(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0], -1).sum(1)
 
 
-def ratio_of_sums(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """Σ num / Σ den per resample (pooled over problems and samples); NaN where Σ den = 0."""
-    return ratio(flat_sum(num), flat_sum(den))
+def _num_den(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return num, den
 
 
-def nanmean_rows(a: np.ndarray) -> np.ndarray:
-    """Mean over problems of per-problem values, NaN (undefined) entries left out."""
-    a = a.reshape(a.shape[0], -1)
+@additive(_num_den)
+def ratio_of_sums(sums: np.ndarray) -> np.ndarray:
+    """Σ num / Σ den per resample (pooled over problems and samples); NaN where Σ den = 0.
+
+    Called as ``ratio_of_sums(num, den)``; an :class:`~offtarget.stats.additive.Additive`, so every
+    relabelling and bootstrap resample of it is two matrix products (numerator and denominator)."""
+    return ratio(sums[:, 0], sums[:, 1])
+
+
+def _finite_and_count(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a, dtype=float)
     ok = np.isfinite(a)
-    n = ok.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(ok, a, 0.0).sum(1) / np.maximum(n, 1), np.nan)
+    return np.where(ok, a, 0.0), ok.astype(float)
+
+
+@additive(_finite_and_count)
+def nanmean_rows(sums: np.ndarray) -> np.ndarray:
+    """Mean over problems of per-problem values, NaN (undefined) entries left out.
+
+    Called as ``nanmean_rows(values)``; Σ finite values / their count, an
+    :class:`~offtarget.stats.additive.Additive`, so its relabellings and resamples are matrix products."""
+    return ratio(sums[:, 0], sums[:, 1])
 
 
 __all__ = ["DIRECTIONS", "METRICS", "ROLES", "SHARE", "Metric", "define", "flat_sum", "metric", "nanmean_rows",

@@ -9,7 +9,8 @@ the same problems. Holm correction and flags happen once per report, across ever
 
 The p-value of a comparison comes from a paired permutation test
 (:func:`offtarget.stats.permutation_test`), whose false-alarm rate holds at alpha in groups of
-any size: per-sample arrays ``(problems, samples)`` have the checkpoint labels of each sample
+any size (its first stage here; the report refines the comparisons whose Holm decision is open,
+:mod:`offtarget.stats.refinement`): per-sample arrays ``(problems, samples)`` have the checkpoint labels of each sample
 pair swapped within its problem, per-problem arrays have whole problems swapped. The interval is
 the paired bootstrap's. Greedy correctness keeps McNemar's exact test. Token-level metrics
 (``token_level=True``) are compared only between checkpoints that share a tokenizer
@@ -27,7 +28,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from scipy.stats import norm
 from offtarget import metrics as catalogue
 from offtarget.stats import bootstrap, mcnemar, paired_bootstrap, permutation_test
 from offtarget.stats.bootstrap import batched_mean, bootstrap_replicates
+from offtarget.stats.refinement import staged_permutation_test
 
 Z95 = float(norm.ppf(0.975))
 
@@ -133,9 +135,13 @@ class ComparisonRow:
     """Relabellings behind a permutation p."""
     mde: float | None = None
     """Minimum detectable |diff| at 80% power at the report's Holm level (set by compare)."""
+    pending: Any = field(default=None, repr=False, compare=False)
+    """The permutation test's refinement while its Holm family is not yet known
+    (:class:`offtarget.stats.refinement.Refinement`); resolved and cleared by
+    :func:`offtarget.audit.compare.apply_holm`, never written out."""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pending"}
 
 
 @dataclass
@@ -331,7 +337,7 @@ def evaluate(
                         len(idx), "not_compared", spec.higher_is_better, target,
                         reason=f"not compared: token-level metric and {why_not}"))
                     continue
-                floor = n_perm = why_p = None
+                floor = n_perm = why_p = pending = None
                 if spec.binary_greedy:
                     d = mcnemar(ref_sub[0], sub[0], metric=spec.name, n_resamples=n_resamples, seed=seed)
                     p, test = d.p_value, d.test
@@ -341,17 +347,19 @@ def evaluate(
                                          n_resamples=n_resamples, seed=seed, vectorized=vectorized,
                                          shared_replicates=(shared[reference], shared[name]))
                     unit = permutation_unit(spec, ref_sub, sub, (ref_ev.n_samples, evidences[name].n_samples))
-                    perm = permutation_test(tuple(ref_sub), tuple(sub), None if spec.statistic is None else statistic,
-                                            unit=unit, vectorized=vectorized,
-                                            seed=_test_seed(seed, probe, spec.name, group, name),
-                                            refine=spec.higher_is_better is not None)
+                    args = (tuple(ref_sub), tuple(sub), None if spec.statistic is None else statistic)
+                    test_seed = _test_seed(seed, probe, spec.name, group, name)
+                    if spec.higher_is_better is None:  # descriptive: never flagged, so never refined
+                        perm = permutation_test(*args, unit=unit, vectorized=vectorized, seed=test_seed, refine=False)
+                    else:  # refined once the report's Holm family is known (apply_holm)
+                        perm, pending = staged_permutation_test(*args, unit=unit, vectorized=vectorized, seed=test_seed)
                     p, test, floor, n_perm = perm.p_value, perm.test, perm.p_floor, perm.n_permutations
                     why_p = None if p is not None else perm.reason
                 reason = d.reason or why_p
                 comparisons.append(ComparisonRow(
                     probe, spec.name, group, name, reference, d.reference, d.tuned, d.diff, d.low, d.high,
                     p, d.n, test, spec.higher_is_better, target, reason=reason, p_floor=floor,
-                    n_permutations=n_perm,
+                    n_permutations=n_perm, pending=pending,
                 ))
     return metric_rows, comparisons
 

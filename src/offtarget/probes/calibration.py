@@ -213,7 +213,8 @@ def run(ctx) -> ProbeResult:
             notes.append(f"likelihood confidence skipped: {name}'s tokenizer did not load ({exc.__class__.__name__})")
             kinds.remove("likelihood")
             break
-        ev.arrays["likelihood_confidence"] = likelihood_confidence(ev, ctx.task, tok)
+        if "likelihood_confidence" not in ev.arrays:  # per sample: the self-check's halves reuse it
+            ev.arrays["likelihood_confidence"] = likelihood_confidence(ev, ctx.task, tok)
     all_specs = [s for k in kinds for s in specs(k, n_bins, strategy)]
     metrics, comparisons = evaluate("calibration", all_specs, ctx.evidences, ctx.reference,
                                     ctx.settings.bootstrap, ctx.settings.seed)

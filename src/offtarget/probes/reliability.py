@@ -114,6 +114,67 @@ def _tidy(x: np.ndarray) -> np.ndarray:
     return np.where(np.abs(x) < 1e-12, 0.0, x)
 
 
+def _mean_squares_relabelling(fn):
+    """``relabelling(ref, tuned, unit)`` for a statistic of one-way mean squares (ICC, omega).
+
+    MSB and MSW depend on the draws only through each problem's sum and the total sum of squares.
+    Swapping sample j of problem i between the checkpoints moves t_ij − r_ij into the reference's
+    row sum i (and out of the tuned one's) and t_ij² − r_ij² between the sums of squares, so a batch
+    of relabellings is two contractions of the coin flips with those differences, instead of
+    rebuilding and reducing both (problems, samples) arrays per relabelling
+    (:func:`offtarget.stats.permutation_test` calls it; ``None`` where it does not apply)."""
+
+    def from_sums(rows: np.ndarray, squares: np.ndarray, k: int) -> np.ndarray:
+        n = rows.shape[1]
+        if n < 2 or k < 2:
+            return np.full(rows.shape[0], np.nan)
+        mean = rows / k
+        msb = k * ((mean - mean.mean(1, keepdims=True)) ** 2).sum(1) / (n - 1)
+        msw = np.maximum(squares - k * (mean**2).sum(1), 0.0) / (n * (k - 1))
+        return fn(msb, msw, k)
+
+    def relabelling(ref, tuned, unit):
+        from offtarget.stats.permutation import coin_flips
+
+        if unit != "sample" or len(ref) != 1 or ref[0].ndim != 2 or not (
+                np.isfinite(ref[0]).all() and np.isfinite(tuned[0]).all()):
+            return None
+        r, t = ref[0], tuned[0]
+        n, k = r.shape
+        d_rows, d_squares = t - r, t * t - r * r
+        rows_r, rows_t, sq_r, sq_t = r.sum(1), t.sum(1), (r * r).sum(), (t * t).sum()
+        step = max(1, (1 << 22) // max(1, n * k))
+
+        def draw(rng, b):
+            out = np.empty(b)
+            for s in range(0, b, step):
+                m = min(step, b - s)
+                flips = coin_flips(rng, m, n * k).reshape(m, n, k).astype(float)
+                moved = np.einsum("bnk,nk->bn", flips, d_rows)
+                sq = np.einsum("bnk,nk->b", flips, d_squares)
+                out[s:s + m] = from_sums(rows_t - moved, sq_t - sq, k) - from_sums(rows_r + moved, sq_r + sq, k)
+            return out
+
+        return draw
+
+    return relabelling
+
+
+def _icc_from(msb, msw, k):
+    den = msb + (k - 1) * msw
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _tidy(np.where(den > 0, (msb - msw) / np.where(den > 0, den, 1.0), np.nan))
+
+
+def _omega_from(msb, msw, k):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _tidy(np.where(msb > 0, (msb - msw) / np.where(msb > 0, msb, 1.0), np.nan))
+
+
+icc_single.relabelling = _mean_squares_relabelling(_icc_from)
+omega_parallel.relabelling = _mean_squares_relabelling(_omega_from)
+
+
 # --------------------------------------------------------------------------- per-checkpoint arrays
 
 

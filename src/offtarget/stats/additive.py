@@ -53,6 +53,19 @@ class Additive:
         return self.combine(sums)
 
 
+def additive(columns: Callable[..., tuple[np.ndarray, ...]]) -> Callable[[Callable[[np.ndarray], np.ndarray]], Additive]:
+    """Decorator: the decorated ``combine(sums)`` with these ``columns`` as an :class:`Additive`
+    (named after the decorated function, so a metric's computation still says where it is defined)."""
+
+    def deco(combine: Callable[[np.ndarray], np.ndarray]) -> Additive:
+        stat = Additive(columns, combine)
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+            setattr(stat, attr, getattr(combine, attr, None))
+        return stat
+
+    return deco
+
+
 def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num / den, NaN where den is 0 (an undefined rate)."""
     with np.errstate(divide="ignore", invalid="ignore"):

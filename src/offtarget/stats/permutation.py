@@ -29,14 +29,12 @@ Two-sided p. With T = stat(tuned) − stat(ref) and T*_b on B random relabelling
 never be zero"): a valid p-value for any B. Enumerated: ``p = #{|T*| ≥ |T|} / 2^problems``
 (the identity relabelling is one of them).
 
-How many relabellings. Holm compares the smallest of m p-values with alpha / m, so a p that
-must survive a report's family needs B ≥ m / alpha. Running 20 000 relabellings for every
-comparison would be wasteful when most are nowhere near significance, so the test runs in
-two stages: :data:`STAGE1` (999) for everything; when that p is at most :data:`REFINE_BELOW`
-(larger p cannot pass Holm at alpha ≤ 0.1 whatever the family), a fresh :data:`STAGE2`
-(19 999) relabellings give the final p, whose floor 5·10⁻⁵ survives the first Holm step of
-families up to 1 000 tests at alpha = 0.05. The two-stage p is valid: for t below the
-refinement threshold, P(p ≤ t) ≤ P(p₂ ≤ t) ≤ t, and above it {p ≤ t} ⊂ {p₁ ≤ t}.
+How many relabellings. A p that must survive Holm's first step in a family of m needs B ≥ m / alpha,
+but most comparisons are nowhere near significance, so the test runs in two stages: :data:`STAGE1`
+(999) for everything, then, when that p is at most :data:`REFINE_BELOW`, a fresh :data:`STAGE2`
+(19 999) whose p is final. Valid: for t below the threshold P(p ≤ t) ≤ P(p₂ ≤ t) ≤ t, above it
+{p ≤ t} ⊂ {p₁ ≤ t}. A report sizes the second stage to its Holm family and skips it where no Holm
+step can change the decision (:mod:`offtarget.stats.refinement`).
 
 Means: a tail bound instead of more relabellings. For the mean over all entries (accuracy,
 rates), T* = Σ ε_u D_u / N with independent signs ε_u = ±1 over the swap units u and
@@ -85,7 +83,7 @@ from offtarget.stats.bootstrap import batched_mean
 
 Unit = Literal["sample", "problem"]
 
-METHOD = "permutation-v3"
+METHOD = "permutation-v4"
 """Identifies how p-values are computed; part of the audit's probe-cache key, so results cached
 under another method are recomputed."""
 
@@ -232,14 +230,15 @@ def _exceeds(t_star: np.ndarray, t: float) -> np.ndarray:
     return np.abs(t_star) >= abs(t) * (1 - _TIE_RTOL) - 1e-15
 
 
-def _stage(draw, rng, budget: int, t: float, hits_to_stop: int | None):
+def _stage(draw, rng, budget: int, t: float, hits_to_stop: int | None, settled=None):
     """One Monte Carlo stage of at most ``budget`` relabellings, drawn in growing chunks.
 
     ``draw(rng, b)`` returns T* on b fresh random relabellings. Sequential stopping (Besag &
     Clifford 1991, "Sequential Monte Carlo p-values"): once ``hits_to_stop`` relabellings have
     reached |T| after L finite ones, p = h / L is a valid p-value and further draws could only
     refine a p that is already far from any decision (p ≥ h / budget). Otherwise all ``budget``
-    are drawn and p = (1 + hits) / (1 + finite). Returns (p, hits, finite, dropped).
+    are drawn, or fewer once ``settled(hits, finite)`` says more cannot change the decision
+    (:mod:`offtarget.stats.refinement`), and p = (1 + hits) / (1 + finite). Returns (p, hits, finite, dropped).
     """
     hits = ok = drawn = 0
     chunk = 64 if hits_to_stop else budget
@@ -254,6 +253,8 @@ def _stage(draw, rng, budget: int, t: float, hits_to_stop: int | None):
         hits += int(exceed.sum())
         ok += exceed.size
         chunk = min(chunk * 2, 4096)
+        if settled is not None and ok and settled(hits, ok):
+            break
     p = (1 + hits) / (1 + ok) if ok else math.nan
     return p, hits, ok, drawn - ok
 
@@ -288,8 +289,52 @@ def permutation_test(
     is the sample axis and both checkpoints need the same shape. ``statistic`` defaults to the
     mean over all entries (and then gets the Hoeffding bound); ``vectorized`` as in
     :func:`offtarget.stats.bootstrap`. ``n_permutations`` fixes a single stage of that many
-    relabellings (for simulations); by default two stages, :data:`STAGE1` then :data:`STAGE2`.
+    relabellings (for simulations); by default two stages, :data:`STAGE1` then :data:`STAGE2`
+    (a report refines with :mod:`offtarget.stats.refinement` instead, sized to its Holm family).
     """
+    done, run = prepare(reference, tuned, statistic, unit=unit, vectorized=vectorized, seed=seed,
+                        stop_after_hits=stop_after_hits)
+    if done is not None:
+        return done
+    stages = [n_permutations] if n_permutations else [STAGE1, STAGE2]
+    for i, b in enumerate(stages):
+        p, hits, ok, dropped = run.stage(b)
+        if not refine or i + 1 == len(stages) or not p <= REFINE_BELOW:
+            break
+    return run.finish(p, hits, ok, dropped)
+
+
+@dataclass
+class Run:
+    """A Monte Carlo permutation test under way: its relabellings, random stream and observed T."""
+
+    draw: Callable[[np.random.Generator, int], np.ndarray]
+    rng: np.random.Generator
+    t: float
+    unit: str
+    floor: float
+    stop_after_hits: int | None
+    bound: Callable[[], float] | None
+    """The Hoeffding bound on the exact p (means only)."""
+
+    def stage(self, budget: int, settled: Callable[[int, int], bool] | None = None) -> tuple[float, int, int, int]:
+        """One stage of at most ``budget`` fresh relabellings: (p, hits, finite, dropped)."""
+        return _stage(self.draw, self.rng, budget, self.t, self.stop_after_hits, settled)
+
+    def finish(self, p: float, hits: int, ok: int, dropped: int) -> PermutationTest:
+        """The result of a stage, with the tail bound where no relabelling reached |T|."""
+        bound = False
+        if self.bound is not None and hits == 0 and ok:
+            h = self.bound()
+            if h < p:
+                p, bound = h, True
+        return _result(p, self.t, ok, self.unit, False, self.floor, dropped, bound)
+
+
+def prepare(reference, tuned, statistic=None, *, unit: Unit = "sample", vectorized: bool = False, seed: int = 0,
+            stop_after_hits: int | None = STOP_AFTER_HITS) -> tuple[PermutationTest | None, Run | None]:
+    """(the result, None) when no Monte Carlo is needed (no difference, undefined, enumerated);
+    else (None, the :class:`Run` that draws relabellings). Arguments as :func:`permutation_test`."""
     ref, tun = _arm(reference), _arm(tuned)
     if len(ref) != len(tun) or any(r.shape != t.shape for r, t in zip(ref, tun)):
         raise ValueError(f"both checkpoints need arrays of the same shapes; got {[r.shape for r in ref]} "
@@ -305,33 +350,24 @@ def permutation_test(
     units = n_problems * (ref[0].shape[1] if unit == "sample" else 1)
     floor = p_floor(units)
     if n_problems == 0:
-        return PermutationTest(None, None, 0, unit, False, 1.0, reason="no problems")
+        return PermutationTest(None, None, 0, unit, False, 1.0, reason="no problems"), None
     t = _point(statistic, tun, vectorized) - _point(statistic, ref, vectorized)
     if not math.isfinite(t):
         return PermutationTest(None, None, 0, unit, False, floor,
-                               reason="statistic undefined on the full data for at least one checkpoint")
+                               reason="statistic undefined on the full data for at least one checkpoint"), None
     if t == 0.0:
-        return PermutationTest(1.0, 0.0, 0, unit, False, floor, reason="no difference: every relabelling reaches it")
+        return PermutationTest(1.0, 0.0, 0, unit, False, floor,
+                               reason="no difference: every relabelling reaches it"), None
     shape = (n_problems,) if unit == "problem" else ref[0].shape[:2]
     if unit == "problem" and n_problems <= EXACT_MAX_PROBLEMS:
         masks = np.array(list(product((False, True), repeat=n_problems)), dtype=bool)
         hits, ok = _count(_relabelled(statistic, ref, tun, masks, vectorized), t)
         p = hits / ok if ok else math.nan
-        return _result(p, t, ok, unit, True, floor, masks.shape[0] - ok)
+        return _result(p, t, ok, unit, True, floor, masks.shape[0] - ok), None
     rng = np.random.default_rng([seed, 0x5eed])
     draw = _relabelling(statistic, ref, tun, unit, vectorized, is_mean, shape)
-    stages = [n_permutations] if n_permutations else [STAGE1, STAGE2]
-    p, ok, hits, dropped = math.nan, 0, 0, 0
-    for i, b in enumerate(stages):
-        p, hits, ok, dropped = _stage(draw, rng, b, t, stop_after_hits)
-        if not refine or i + 1 == len(stages) or not p <= REFINE_BELOW:
-            break
-    bound = False
-    if is_mean and hits == 0 and ok:
-        h = _hoeffding(ref, tun, unit, t)
-        if h < p:
-            p, bound = h, True
-    return _result(p, t, ok, unit, False, floor, dropped, bound)
+    bound = (lambda: _hoeffding(ref, tun, unit, t)) if is_mean else None
+    return None, Run(draw, rng, t, unit, floor, stop_after_hits, bound)
 
 
 def _relabelling(statistic, ref, tun, unit: Unit, vectorized: bool, is_mean: bool, shape: tuple):
