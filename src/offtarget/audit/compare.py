@@ -16,7 +16,7 @@ from __future__ import annotations
 from offtarget.metrics import vetoes_serving
 from offtarget.probes.base import ComparisonRow, MetricSpec, ProbeResult
 from offtarget.stats import flag, holm, minimum_detectable_effect, testable
-from offtarget.stats.permutation import fewest_units
+from offtarget.stats.power import fewest_units
 
 TOO_SMALL = "too small to test"
 

@@ -26,8 +26,8 @@ from offtarget.stats.diversity import distinct_answers, distinct_n, entropy, lab
 from offtarget.stats.multiple import bonferroni_level, flag, flag_family, holm, min_resamples
 from offtarget.stats.paired import PairedDiff, mcnemar, paired_bootstrap
 from offtarget.stats.passk import crossover_k, pass_at_k, pass_at_k_curve
-from offtarget.stats.permutation import PermutationTest, permutation_test, testable
-from offtarget.stats.power import minimum_detectable_effect
+from offtarget.stats.permutation import PermutationTest, permutation_test
+from offtarget.stats.power import minimum_detectable_effect, testable
 
 __all__ = [
     "Additive",

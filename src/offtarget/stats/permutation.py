@@ -1,12 +1,10 @@
 """Paired permutation tests for tuned − reference: p-values whose false-alarm rate holds at alpha.
 
-Why not the bootstrap. A z-test on the bootstrap standard error (or counting resamples beyond
-zero) is anti-conservative in small groups: the percentile bootstrap over 5–10 problems
-underestimates the spread, and a z reference ignores that. Measured in simulation (binary
-correctness, heterogeneous per-problem rates, 12 samples each, both checkpoints identical): the
-z-test rejects about 14% of nulls at nominal 5% with 5 problems. A permutation test is exact
-under its null whatever the group size (Fisher 1935; Good 2005, "Permutation, Parametric and
-Bootstrap Tests of Hypotheses", ch. 3).
+Why not the bootstrap. A z-test on the bootstrap standard error is anti-conservative in small
+groups (5–10 problems): in simulation (binary correctness, heterogeneous per-problem rates, 12
+samples each, identical checkpoints) it rejects about 14% of nulls at nominal 5% with 5 problems.
+A permutation test is exact under its null whatever the group size (Fisher 1935; Good 2005,
+"Permutation, Parametric and Bootstrap Tests of Hypotheses", ch. 3).
 
 The null. Both checkpoints are scored on the same problems; under H0 ("the tuned checkpoint
 samples from the same distribution as the reference on every problem") the checkpoint label
@@ -53,10 +51,7 @@ confidences on a grid cost the same for 100 samples or 100 000. A statistic may 
 own batched relabelling (``relabelling(ref, tuned, unit)``, e.g. AUROC by cumulative sums along
 one sort); anything else is recomputed on each relabelled data set.
 
-Too small to test. :attr:`PermutationTest.p_floor` is the smallest p the design can give at
-all (2 / 2^units, the two most extreme relabellings): a group whose floor is not below the
-level it must pass is reported as too small to test rather than tested
-(:func:`offtarget.stats.testable`).
+Too small to test: :attr:`PermutationTest.p_floor`, see :mod:`offtarget.stats.power`.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -80,6 +75,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from offtarget.stats.bootstrap import batched_mean
+from offtarget.stats.power import p_floor
 
 Unit = Literal["sample", "problem"]
 
@@ -387,8 +383,7 @@ def _relabelling(statistic, ref, tun, unit: Unit, vectorized: bool, is_mean: boo
         c_ref, c_tun = (_per_unit(statistic.unit_sums(*arrays), n_problems, unit) for arrays in (ref, tun))
         return SumsRelabelling(statistic.from_sums, c_ref, c_tun)
     custom = getattr(statistic, "relabelling", None)
-    draw = custom(ref, tun, unit) if custom is not None else None
-    if draw is not None:
+    if custom is not None and (draw := custom(ref, tun, unit)) is not None:
         return draw
     n_units = int(np.prod(shape))
 
@@ -400,26 +395,6 @@ def _relabelling(statistic, ref, tun, unit: Unit, vectorized: bool, is_mean: boo
 
 def _result(p, t, ok, unit, exact, floor, dropped, bound=False) -> PermutationTest:
     if not math.isfinite(p):
-        return PermutationTest(None, t, 0, unit, exact, floor,
-                               reason="statistic undefined on every relabelling")
+        return PermutationTest(None, t, 0, unit, exact, floor, reason="statistic undefined on every relabelling")
     why = f"statistic undefined on {dropped} relabelling(s), dropped" if dropped else None
     return PermutationTest(float(min(1.0, p)), float(t), int(ok), unit, exact, floor, bound, why)
-
-
-def p_floor(units: int) -> float:
-    """Smallest p a design of ``units`` exchangeable units can give: 2 / 2^units (the two most
-    extreme relabellings)."""
-    return min(1.0, 2.0 / 2.0 ** min(units, 1000))
-
-
-def fewest_units(level: float) -> int:
-    """Fewest units whose :func:`p_floor` is below ``level`` (6 at 0.05)."""
-    n = 1
-    while p_floor(n) >= level:
-        n += 1
-    return n
-
-
-def testable(p_floor: float | None, level: float) -> bool:
-    """Whether a test whose smallest attainable p is ``p_floor`` can pass ``level`` at all."""
-    return p_floor is None or p_floor < level

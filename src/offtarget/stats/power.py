@@ -1,4 +1,5 @@
-"""Minimum detectable effect: how large a change a comparison could have flagged.
+"""What a comparison could have flagged: the minimum detectable effect, and the smallest p a
+permutation test over N units can reach at all.
 
 "No significant difference" means little without the size of difference the data could have
 shown. For a paired comparison whose estimate diff has standard error SE, a two-sided test at
@@ -15,6 +16,10 @@ variance, so this is also the permutation test's scale.
 
     >>> round(minimum_detectable_effect(low=-0.05, high=0.05, alpha=0.05, m=100), 4)
     0.1103
+
+Too small to test. :func:`p_floor` is the smallest p a permutation design can give at all
+(2 / 2^units, the two most extreme relabellings): a group whose floor is not below the level it
+must pass is reported as too small to test rather than tested (:func:`testable`).
 """
 
 from __future__ import annotations
@@ -38,3 +43,22 @@ def minimum_detectable_effect(
     if se <= 0:
         return None
     return float((norm.ppf(1 - alpha / (2 * m)) + norm.ppf(power)) * se)
+
+
+def p_floor(units: int) -> float:
+    """Smallest p a design of ``units`` exchangeable units can give: 2 / 2^units (the two most
+    extreme relabellings)."""
+    return min(1.0, 2.0 / 2.0 ** min(units, 1000))
+
+
+def fewest_units(level: float) -> int:
+    """Fewest units whose :func:`p_floor` is below ``level`` (6 at 0.05)."""
+    n = 1
+    while p_floor(n) >= level:
+        n += 1
+    return n
+
+
+def testable(p_floor: float | None, level: float) -> bool:
+    """Whether a test whose smallest attainable p is ``p_floor`` can pass ``level`` at all."""
+    return p_floor is None or p_floor < level
