@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.harness import BenchResult, Ratio, Run, median, rounds_dict, timed
+from benchmarks.sampling import CountingBackend
 
 
 @dataclass
@@ -41,18 +42,6 @@ class RealModelBenchConfig:
     max_new_tokens: int = 24
     temperature: float = 0.7
     batch_sequences: int = 256
-
-
-class _Counting:
-    """A backend wrapper that counts generated tokens as the store receives them."""
-
-    def __init__(self, backend) -> None:
-        self.backend, self.name, self.tokens = backend, backend.name, 0
-
-    def generate(self, prompts, params, seed, n):
-        out = self.backend.generate(prompts, params, seed=seed, n=n)
-        self.tokens += sum(len(s.token_ids) for row in out for s in row)
-        return out
 
 
 def run(cfg: RealModelBenchConfig, repeats: int, work: Path, threads: int) -> BenchResult:
@@ -86,7 +75,7 @@ def run(cfg: RealModelBenchConfig, repeats: int, work: Path, threads: int) -> Be
         params = SamplingParams(n=cfg.samples, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
                                 chat_template=chat)
         store = GenerationStore(work / f"{which}-{counter['round']}.sqlite")
-        backend = _Counting(HFEngine(ckpt, cfg.batch_sequences))
+        backend = CountingBackend(HFEngine(ckpt, cfg.batch_sequences))
         try:
             fill(store, backend, ckpt.fingerprint, problems, params, seed=counter["round"],
                  max_batch_sequences=cfg.batch_sequences)

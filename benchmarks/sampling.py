@@ -71,7 +71,7 @@ def completion_tokens(completions, eos_ids: list[int]) -> int:
     return int(torch.where(has_end, first + 1, torch.full_like(first, completions.shape[1])).sum())
 
 
-class _Counting:
+class CountingBackend:
     """A backend wrapper that counts generated tokens as the store receives them."""
 
     def __init__(self, backend) -> None:
@@ -143,7 +143,7 @@ def run(cfg: SamplingBenchConfig, repeats: int, work: Path, threads: int) -> Ben
         counter["round"] += 1
         path = work / f"engine-{counter['round']}.sqlite"
         store = GenerationStore(path)
-        backend = _Counting(HFEngine(ckpt, cfg.batch_sequences, decode=decode))
+        backend = CountingBackend(HFEngine(ckpt, cfg.batch_sequences, decode=decode))
         try:
             fill(store, backend, ckpt.fingerprint, problems, params, seed=counter["round"],
                  max_batch_sequences=cfg.batch_sequences)

@@ -18,25 +18,6 @@ SMALL = TinyModelConfig(layers=2, hidden=64, ffn=128, heads=2, max_positions=64)
 PROMPTS = ["1+2=", "345+6789=", "7=", "12*34+5=", "99-1=", "3+3="]
 
 
-def _ckpt(seed: int, name: str, sharpen: float = 8.0) -> Checkpoint:
-    model, tok = new_tiny_model(SMALL, seed=seed)
-    with torch.no_grad():  # random init is near-uniform; sharpen so KL and log-probs are far from trivial
-        model.get_input_embeddings().weight.mul_(sharpen)
-    model.eval()
-    tok.padding_side = "left"
-    return Checkpoint(name, f"/mem/{name}", model, tok, f"fp-{name}")
-
-
-@pytest.fixture(scope="module")
-def ref() -> Checkpoint:
-    return _ckpt(0, "ref")
-
-
-@pytest.fixture(scope="module")
-def other() -> Checkpoint:
-    return _ckpt(1, "other")
-
-
 @pytest.fixture(scope="module")
 def completions(ref) -> list[list[int]]:
     g = torch.Generator().manual_seed(0)

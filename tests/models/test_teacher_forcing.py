@@ -9,9 +9,7 @@ import torch.nn.functional as F
 from offtarget.models.loading import Checkpoint
 from offtarget.models.scoring import ScoringConfig, completion_logprobs, encode_prompt, forward_kl
 from offtarget.models.teacher_forcing import ModelPass
-from offtarget.models.tiny import TinyModelConfig, new_tiny_model
 
-SMALL = TinyModelConfig(layers=2, hidden=64, ffn=128, heads=2, max_positions=64)
 # several samples per prompt (the cache is shared), prompts of different lengths, and "" (BOS only:
 # a one-token prompt has no prefix to cache)
 PROMPTS = ["1+2="] * 4 + ["345+6789="] * 3 + [""] * 2 + ["7="] + ["12*34+5="] * 2
@@ -42,24 +40,6 @@ class SoftCapped(torch.nn.Module):
                          past_key_values=past_key_values, use_cache=use_cache, logits_to_keep=logits_to_keep)
         out.logits = self.cap * torch.tanh(out.logits / self.cap)
         return out
-
-
-def _ckpt(seed: int, name: str, wrap=None) -> Checkpoint:
-    model, tok = new_tiny_model(SMALL, seed=seed)
-    with torch.no_grad():  # sharpen the near-uniform random init so log-probs differ by position
-        model.get_input_embeddings().weight.mul_(8.0)
-    model.eval()
-    return Checkpoint(name, f"/mem/{name}", wrap(model) if wrap else model, tok, f"fp-{name}")
-
-
-@pytest.fixture(scope="module")
-def ref() -> Checkpoint:
-    return _ckpt(0, "ref")
-
-
-@pytest.fixture(scope="module")
-def other() -> Checkpoint:
-    return _ckpt(1, "other")
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +91,8 @@ def test_a_llama_takes_both_shortcuts(ref):
 
 
 @pytest.mark.parametrize("share", [True, False])
-def test_logits_changed_after_the_output_layer_are_scored_as_the_model_gives_them(completions, share):
-    capped = _ckpt(0, "capped", wrap=SoftCapped)
+def test_logits_changed_after_the_output_layer_are_scored_as_the_model_gives_them(completions, share, make_checkpoint):
+    capped = make_checkpoint(0, "capped", wrap=SoftCapped)
     with torch.inference_mode():
         p = ModelPass.probe(capped.model, encode_prompt(capped.tokenizer, "1+2=") + [5])
     assert p.decoder is None and p.caches  # the cap is found; the cache is still the model's own
@@ -120,5 +100,5 @@ def test_logits_changed_after_the_output_layer_are_scored_as_the_model_gives_the
     for prompt, c, lp in zip(PROMPTS, completions, got, strict=True):
         want = _reference(capped, prompt, c).gather(1, torch.tensor(c)[:, None]).squeeze(1)
         torch.testing.assert_close(lp, want, rtol=1e-5, atol=1e-5)
-    plain = completion_logprobs(_ckpt(0, "plain"), PROMPTS, completions)
+    plain = completion_logprobs(make_checkpoint(0, "plain"), PROMPTS, completions)
     assert max(float((a - b).abs().max()) for a, b in zip(got, plain)) > 0.1  # the cap mattered

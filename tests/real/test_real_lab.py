@@ -36,7 +36,8 @@ def test_lab_real_audits_the_confidence_suite_on_its_own_prompts(fetched, tmp_pa
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     proc = subprocess.run([sys.executable, "-m", "offtarget.cli", "lab", "real", "--out", str(out), "--adapters",
                            str(adapters), "--problems", "8", "--samples", "2", "--kl-problems", "2",
-                           "--calibration-problems", "5", "--bootstrap", "50"],
+                           "--calibration-problems", "5", "--framing-problems", "5", "--faithfulness-problems", "2",
+                           "--bootstrap", "50"],
                           capture_output=True, text=True, env=env, timeout=900, cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     calibration = json.loads((out / "audits" / "calibration" / "results.json").read_text())
@@ -53,3 +54,7 @@ def test_lab_real_audits_the_confidence_suite_on_its_own_prompts(fetched, tmp_pa
     assert "passk-narrowing" in posed and not posed & {"sft-defect", "roc", "update-sparsity"}
     assert [row["checkpoint"] for row in claims["checkpoints"]] == ["instruct", "grpo-binary", "grpo-rlcr"]
     assert "## What this model does" in (out / "claims-real.md").read_text()
+    for audit, probe in (("framing", "framing"), ("faithfulness", "faithfulness")):
+        ran = json.loads((out / "audits" / audit / "results.json").read_text())
+        assert [p["probe"] for p in ran["probes"]] == [probe]
+        assert [c["name"] for c in ran["checkpoints"]] == ["instruct", "grpo-binary"]

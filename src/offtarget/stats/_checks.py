@@ -12,7 +12,8 @@ and ``json.dumps(..., allow_nan=False)`` must always succeed on a report.
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import asdict, fields
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -53,3 +54,35 @@ def finite_or_none(x: Any) -> float | None:
         return None
     f = float(x)
     return f if math.isfinite(f) else None
+
+
+class StrictRecord:
+    """Base of the frozen result records (:class:`~offtarget.stats.Estimate`,
+    :class:`~offtarget.stats.PairedDiff`): every field named in ``_numbers`` becomes a finite float
+    or ``None``, and ``reason`` says why whenever one of ``_required`` is ``None``."""
+
+    _numbers: ClassVar[tuple[str, ...]] = ()
+    _required: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        reason = self.reason
+        for name in self._numbers:
+            raw = getattr(self, name)
+            clean = finite_or_none(raw)
+            object.__setattr__(self, name, clean)
+            if raw is not None and clean is None and reason is None:
+                reason = f"{name} was not finite"
+        if reason is None and any(getattr(self, name) is None for name in self._required):
+            reason = "not available"
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "n", int(self.n))
+        object.__setattr__(self, "level", float(self.level))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, safe for ``json.dumps(..., allow_nan=False)``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})

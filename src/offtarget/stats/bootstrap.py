@@ -40,13 +40,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from offtarget.stats._checks import finite_or_none
+from offtarget.stats._checks import StrictRecord
 
 DEFAULT_RESAMPLES = 1000
 """Resamples per interval. Enough for a stable 95% percentile interval (Efron & Tibshirani
@@ -62,7 +62,7 @@ _CHUNK_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
-class Estimate:
+class Estimate(StrictRecord):
     """A point value with its percentile-bootstrap interval over ``n`` problems.
 
     Strict JSON: ``value``/``low``/``high`` are finite floats or ``None``; whenever one is
@@ -82,28 +82,8 @@ class Estimate:
     reason: str | None = None
     """Why a field is ``None`` or what was dropped; ``None`` when nothing needs saying."""
 
-    def __post_init__(self) -> None:
-        reason = self.reason
-        for name in ("value", "low", "high"):
-            raw = getattr(self, name)
-            clean = finite_or_none(raw)
-            object.__setattr__(self, name, clean)
-            if raw is not None and clean is None and reason is None:
-                reason = f"{name} was not finite"
-        if reason is None and None in (self.value, self.low, self.high):
-            reason = "not available"
-        object.__setattr__(self, "reason", reason)
-        object.__setattr__(self, "n", int(self.n))
-        object.__setattr__(self, "level", float(self.level))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict, safe for ``json.dumps(..., allow_nan=False)``."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Estimate:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+    _numbers: ClassVar[tuple[str, ...]] = ("value", "low", "high")
+    _required: ClassVar[tuple[str, ...]] = ("value", "low", "high")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,14 +47,14 @@ With several samples per problem, use the paired bootstrap instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import binom
 
-from offtarget.stats._checks import as_binary, finite_or_none
+from offtarget.stats._checks import StrictRecord, as_binary
 from offtarget.stats.bootstrap import (
     DEFAULT_RESAMPLES,
     ProblemLayout,
@@ -70,7 +70,7 @@ from offtarget.stats.bootstrap import (
 
 
 @dataclass(frozen=True)
-class PairedDiff:
+class PairedDiff(StrictRecord):
     """One metric compared between two checkpoints: tuned - reference, with interval and p.
 
     Strict JSON: numeric fields are finite floats or ``None``; ``reason`` says why when one is
@@ -100,28 +100,8 @@ class PairedDiff:
     reason: str | None = None
     """Why a field is ``None`` or what was dropped; ``None`` when nothing needs saying."""
 
-    def __post_init__(self) -> None:
-        reason = self.reason
-        for name in ("reference", "tuned", "diff", "low", "high", "p_value"):
-            raw = getattr(self, name)
-            clean = finite_or_none(raw)
-            object.__setattr__(self, name, clean)
-            if raw is not None and clean is None and reason is None:
-                reason = f"{name} was not finite"
-        if reason is None and None in (self.diff, self.low, self.high, self.p_value):
-            reason = "not available"
-        object.__setattr__(self, "reason", reason)
-        object.__setattr__(self, "n", int(self.n))
-        object.__setattr__(self, "level", float(self.level))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict, safe for ``json.dumps(..., allow_nan=False)``."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PairedDiff:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+    _numbers: ClassVar[tuple[str, ...]] = ("reference", "tuned", "diff", "low", "high", "p_value")
+    _required: ClassVar[tuple[str, ...]] = ("diff", "low", "high", "p_value")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,3 +63,15 @@ def fill(
             if on_batch:
                 on_batch(missing * len(chunk))
     return generated
+
+
+def sample_stored(path, engine: SamplingEngine, fingerprint: str, problems: list[Problem], params: SamplingParams,
+                  seed: int = 0) -> dict[str, list]:
+    """``params.n`` samples of every problem from the store at ``path``, generating only what it lacks
+    (a killed run resumes): the recipes that sample before they train or filter read them this way."""
+    store = GenerationStore(path)
+    try:
+        fill(store, engine, fingerprint, problems, params, seed=seed)
+        return store.get(fingerprint, params.key(), [p.store_key for p in problems], params.n)
+    finally:
+        store.close()

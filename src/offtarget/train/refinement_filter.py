@@ -131,18 +131,13 @@ def reference_logprobs(cfg: RefinementFilterConfig, ckpt, prompts: list[str], ou
     """Mean token log-probs of the student's own samples on ``prompts`` (sampled once, stored, then scored)."""
     from offtarget.models.hf_engine import HFEngine
     from offtarget.models.sampling import SamplingParams
-    from offtarget.store import GenerationStore, fill
+    from offtarget.store import sample_stored
     from offtarget.tasks.problem import Problem
 
     problems = [Problem(id=f"prompt-{i}", prompt=p, answer=None) for i, p in enumerate(prompts)]
     params = SamplingParams(n=cfg.reference_samples, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
                             chat_template=cfg.chat_template)
-    store = GenerationStore(out / "generations.sqlite")
-    try:
-        fill(store, HFEngine(ckpt), ckpt.fingerprint, problems, params, seed=cfg.seed)
-        got = store.get(ckpt.fingerprint, params.key(), [p.store_key for p in problems], cfg.reference_samples)
-    finally:
-        store.close()
+    got = sample_stored(out / "generations.sqlite", HFEngine(ckpt), ckpt.fingerprint, problems, params, cfg.seed)
     pairs = [(p.prompt, s.token_ids) for p in problems for s in got[p.store_key] if s.token_ids]
     return mean_logprobs(ckpt, [a for a, _ in pairs], [b for _, b in pairs], cfg.chat_template)
 

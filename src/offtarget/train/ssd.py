@@ -100,18 +100,13 @@ def sample_records(cfg: SSDRunConfig, task: Any, ckpt: Any, root: Path) -> tuple
     """Steps 1–2 and the verdicts of step 3: one record per sample, plus the samples' texts and the sampling."""
     from offtarget.models.hf_engine import HFEngine
     from offtarget.models.sampling import SamplingParams
-    from offtarget.store import GenerationStore, fill
+    from offtarget.store import sample_stored
     from offtarget.train.data import training_problems
 
     problems = list({p.store_key: p for p in training_problems(task, cfg.problems, cfg.seed, cfg.train_file)}.values())
     params = SamplingParams(n=cfg.samples, temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
                             max_new_tokens=cfg.max_new_tokens, chat_template=cfg.chat_template)
-    store = GenerationStore(root / "generations.sqlite")
-    try:
-        fill(store, HFEngine(ckpt), ckpt.fingerprint, problems, params, seed=cfg.seed)
-        got = store.get(ckpt.fingerprint, params.key(), [p.store_key for p in problems], cfg.samples)
-    finally:
-        store.close()
+    got = sample_stored(root / "generations.sqlite", HFEngine(ckpt), ckpt.fingerprint, problems, params, cfg.seed)
     records, texts = [], {}
     for p in problems:
         for s in got[p.store_key]:
