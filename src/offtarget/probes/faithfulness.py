@@ -57,13 +57,12 @@ from offtarget.errors import OfftargetError
 from offtarget.metrics.definition import SHARE, define, nanmean_rows
 from offtarget.probes.base import ProbeResult, evaluate, spec_of
 from offtarget.probes.registry import register_probe
+from offtarget.tasks.answers import THINK_CLOSE, THINK_OPEN  # the verifier's reasoning tags
 
 SOURCE = "Lanham et al. 2023, 'Measuring Faithfulness in Chain-of-Thought Reasoning' (arXiv 2307.13702)"
 FRACTIONS = (0.0, 0.25, 0.5, 0.75)
 FILLER = " ..."
 FALLBACK_CUE = "\nThe answer is "
-THINK_OPEN = re.compile(r"<(?:think|thinking)>", re.IGNORECASE)
-THINK_CLOSE = re.compile(r"</(?:think|thinking)>", re.IGNORECASE)
 CUE = re.compile(r"\b(?:the\s+)?(?:final\s+)?answer\b(?:\s+is)?\s*:?\s*(?:\$?\\boxed\{)?|\\boxed\{|####\s*",
                  re.IGNORECASE)
 NUMBER = re.compile(r"\d+")

@@ -51,14 +51,14 @@ TRUNCATED = "truncated-reasoning"
 # ---------------------------------------------------------------------------------------------
 # Reasoning
 
-_THINK_OPEN = re.compile(r"<(think|thinking)>", re.IGNORECASE)
-_THINK_CLOSE = re.compile(r"</(think|thinking)>", re.IGNORECASE)
+THINK_OPEN = re.compile(r"<(think|thinking)>", re.IGNORECASE)
+THINK_CLOSE = re.compile(r"</(think|thinking)>", re.IGNORECASE)
 
 
 def strip_reasoning(text: str) -> str | None:
     """The text after the reasoning; ``None`` when a ``<think>`` is never closed (truncated)."""
-    closes = list(_THINK_CLOSE.finditer(text))
-    opens = list(_THINK_OPEN.finditer(text))
+    closes = list(THINK_CLOSE.finditer(text))
+    opens = list(THINK_OPEN.finditer(text))
     if opens and (not closes or closes[-1].start() < opens[-1].start()):
         return None
     # a lone </think> too: chat templates often open the reasoning inside the prompt
