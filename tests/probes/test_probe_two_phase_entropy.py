@@ -67,3 +67,22 @@ def test_own_patterns_file(tmp_path, kit):
     bad.write_text("(unclosed\n")
     with pytest.raises(OfftargetError, match="bad.txt:1: not a regular expression"):
         tpe.load_patterns(str(bad))
+
+
+def test_token_pieces_match_one_by_one_decoding_and_decode_each_id_once(kit):
+    from offtarget.probes.calibration import load_tokenizer
+
+    tok = load_tokenizer(kit.TOKENIZER_DIR)
+    ids = tok("so 12+3=15, wait: 15")["input_ids"]
+    expected = [tok.decode([t]) for t in ids]
+    calls = []
+
+    class Counting:  # the real tokenizer, its batch_decode calls counted
+        def batch_decode(self, rows):
+            calls.append(len(rows))
+            return tok.batch_decode(rows)
+
+    counting = Counting()
+    assert tpe.token_pieces(counting, ids) == expected
+    assert tpe.token_pieces(counting, ids[::-1]) == expected[::-1]
+    assert calls == [len(set(ids))]  # the second call decoded nothing

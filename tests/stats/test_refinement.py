@@ -97,3 +97,19 @@ def test_size_holds_at_alpha_with_holm_aware_refinement(problems):
     n = families * m
     assert below / n <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / n)
     assert any_flag / families <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / families)
+
+
+def test_a_family_too_large_for_19_999_relabellings_gets_a_stage_sized_to_it():
+    """In a family of 1 200 at 0.05, p = 1 / 20 000 would stay above alpha / m: the stage grows to
+    1.25 m / alpha, and a ratio no relabelling reaches ends below Holm's first threshold."""
+    from offtarget.stats.refinement import stage2_budget
+
+    assert stage2_budget(ALPHA, 24) == 19_999 and stage2_budget(ALPHA, 800) == 19_999
+    assert stage2_budget(ALPHA, 1_200) == 29_999
+    rng = np.random.default_rng(3)
+    den = (rng.random((40, 8)) < 0.8).astype(float)
+    ref, tuned = (rng.random((40, 8)) < 0.2).astype(float), (rng.random((40, 8)) < 0.9).astype(float)
+    first, pending = staged_permutation_test((ref * den, den), (tuned * den, den), ratio_of_sums, vectorized=True)
+    final = pending.resolve(ALPHA, 1_200)
+    assert final.n_permutations == 29_999 and final.p_value == pytest.approx(1 / 30_000)
+    assert final.p_value < ALPHA / 1_200

@@ -23,6 +23,7 @@ out); then the mean over the answerable problems of a group.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
@@ -111,8 +112,25 @@ def phase_means(entropies: Sequence[float], classes: Sequence[int]) -> tuple[flo
 def sample_phase_means(token_ids: Sequence[int], entropies: Sequence[float], tokenizer,
                        planning: re.Pattern) -> tuple[float, float, float]:
     """:func:`phase_means` of one generated sample, its tokens decoded one by one with ``tokenizer``."""
-    pieces = tokenizer.batch_decode([[int(t)] for t in token_ids]) if len(token_ids) else []
-    return phase_means(entropies, classify(pieces, planning))
+    return phase_means(entropies, classify(token_pieces(tokenizer, token_ids), planning))
+
+
+_PIECES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def token_pieces(tokenizer, token_ids: Sequence[int]) -> list[str]:
+    """Each token's text as ``tokenizer`` decodes it alone; every id is decoded once per tokenizer
+    (an audit classifies tens of thousands of samples over a few hundred distinct tokens, and a
+    decode call costs far more than a dictionary lookup)."""
+    ids = [int(t) for t in token_ids]
+    try:
+        known = _PIECES.setdefault(tokenizer, {})
+    except TypeError:  # an object that cannot be weakly referenced: decode without remembering
+        known = {}
+    missing = sorted(set(ids) - known.keys())
+    if missing:
+        known.update(zip(missing, tokenizer.batch_decode([[t] for t in missing])))
+    return [known[t] for t in ids]
 
 
 def problem_means(per_sample: Sequence[Sequence[float]]) -> np.ndarray:
@@ -123,4 +141,4 @@ def problem_means(per_sample: Sequence[Sequence[float]]) -> np.ndarray:
 
 
 __all__ = ["EXEC", "EXECUTION", "OTHER", "PHASE_METRICS", "PLANNING", "SOURCE", "builtin_patterns_path",
-           "classify", "load_patterns", "phase_means", "problem_means", "sample_phase_means"]
+           "classify", "load_patterns", "phase_means", "problem_means", "sample_phase_means", "token_pieces"]

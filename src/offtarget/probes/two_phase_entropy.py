@@ -50,6 +50,7 @@ from offtarget.metrics.two_phase import (  # noqa: F401 - the classifier and def
     phase_means,
     problem_means,
     sample_phase_means,
+    token_pieces,
 )
 from offtarget.probes.base import ProbeResult, different_tokenizer, evaluate, spec_of
 from offtarget.probes.registry import register_probe

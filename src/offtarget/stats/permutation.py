@@ -79,7 +79,7 @@ from offtarget.stats.power import p_floor
 
 Unit = Literal["sample", "problem"]
 
-METHOD = "permutation-v4"
+METHOD = "permutation-v5"
 """Identifies how p-values are computed; part of the audit's probe-cache key, so results cached
 under another method are recomputed."""
 

@@ -15,8 +15,9 @@ Scand. J. Statist. 41): refine a hypothesis only while its decision is undecided
    interval of its exact permutation p, from the hits so far, lies wholly at or above alpha (no
    Holm step can flag it) or wholly below alpha / m (every step flags it) — or, for a mean, when
    the Hoeffding bound on the exact p is below alpha / m. A settled comparison keeps its stage-1
-   p. An *open* one gets the fresh :data:`~offtarget.stats.permutation.STAGE2` (19 999) stage
-   of the unrefined test, drawn in the same growing chunks from the same random stream, and stops
+   p. An *open* one gets a fresh stage of :func:`stage2_budget` relabellings (the
+   :data:`~offtarget.stats.permutation.STAGE2` 19 999 of the unrefined test, more in a family
+   too large for them), drawn in the same growing chunks from the same random stream, and stops
    early after any chunk at which its stage-2 interval settles (or, as before, at 20 hits):
    p = (1 + hits) / (1 + relabellings) there.
 
@@ -27,7 +28,11 @@ comparison that never settles ends exactly as the full two-stage test does. What
 comparison with no relabelling reaching |T| settles below alpha / m after about 7.6 m / alpha
 relabellings (4 000 in a family of 24 at alpha = 0.05, instead of 19 999); in a family of more
 than about 130 it needs all 19 999 (a p below alpha / m cannot be certified with fewer than
-m / alpha relabellings). A p clearly above alpha settles at the first look.
+m / alpha relabellings). A p clearly above alpha settles at the first look. In a family of more
+than 800 (at alpha = 0.05) even 19 999 relabellings are too few: with none reaching |T| they give
+p = 1 / 20 000, above alpha / m, so nothing but a tail-bounded mean could be flagged; the stage
+grows to 1.25 m / alpha there (:func:`stage2_budget`), the size of the family and nothing else
+deciding it, so the p-value stays valid.
 Checked (tests/stats/test_refinement.py): the Holm decisions of the full two-stage path on fixed
 seeds, and the simulated size at alpha in groups of 5, 10 and 50 problems.
 
@@ -48,6 +53,7 @@ report: valid p-values, at the resolution its family then needed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -68,6 +74,9 @@ from offtarget.stats.permutation import (
 
 CONFIDENCE = 0.999
 """Coverage of the interval on the exact p that settles a comparison after stage 1."""
+MARGIN = 1.25
+"""The refinement stage of a family of m has at least MARGIN · m / alpha relabellings, so a
+comparison that no relabelling reaches gets p ≤ alpha / (MARGIN · m), below Holm's first threshold."""
 
 Decision = Literal["above", "below", "open"]
 
@@ -102,8 +111,15 @@ class Refinement:
         """The final test: stage 1 when settled, else a fresh stage that stops once settled."""
         if self.decision(alpha, m) != "open":
             return self.first
-        refined = self.run.finish(*self.run.stage(STAGE2, lambda h, n: settle(h, n, alpha, m) != "open"))
+        refined = self.run.finish(*self.run.stage(stage2_budget(alpha, m),
+                                                   lambda h, n: settle(h, n, alpha, m) != "open"))
         return refined if refined.p_value is not None else self.first
+
+
+def stage2_budget(alpha: float, m: int) -> int:
+    """Relabellings of the refinement stage in a Holm family of ``m`` at ``alpha``: :data:`STAGE2`,
+    or ⌈MARGIN · m / alpha⌉ − 1 where that is more (a family of over 800 at alpha = 0.05)."""
+    return max(STAGE2, math.ceil(MARGIN * max(1, m) / alpha) - 1)
 
 
 def settle(hits: int, draws: int, alpha: float, m: int) -> Decision:
@@ -139,4 +155,4 @@ def staged_permutation_test(
     return first, Refinement(first, run, hits, ok)
 
 
-__all__ = ["CONFIDENCE", "Refinement", "p_interval", "settle", "staged_permutation_test"]
+__all__ = ["CONFIDENCE", "MARGIN", "Refinement", "p_interval", "settle", "stage2_budget", "staged_permutation_test"]
