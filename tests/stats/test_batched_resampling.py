@@ -123,6 +123,25 @@ def test_sums_relabelling_is_the_statistic_on_the_relabelled_data():
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("unit", ["sample", "problem"])
+def test_auroc_relabelling_is_the_statistic_on_the_relabelled_data(unit):
+    # more than 64 distinct confidences (the cumulative-sum route), with ties and missing ones:
+    # the same coin flips give T* equal to ranking each relabelled data set afresh
+    from offtarget.stats.permutation import coin_flips
+
+    rng = np.random.default_rng(8)
+    q_r, q_t = (np.round(rng.random((30, 6)), 2) for _ in range(2))
+    y_r, y_t = ((rng.random((30, 6)) < q + s).astype(float) for q, s in ((q_r, 0.0), (q_t, 0.2)))
+    q_r[0, :3] = np.nan
+    stat = BatchedAuroc()
+    got = stat.relabelling((q_r, y_r), (q_t, y_t), unit)(np.random.default_rng(4), 300)
+    shape = (30,) if unit == "problem" else (30, 6)
+    m = coin_flips(np.random.default_rng(4), 300, int(np.prod(shape))).reshape(300, *shape)
+    want = _relabelled(cal.auroc, [q_r, y_r], [q_t, y_t], m, vectorized=True)
+    assert len(np.unique(np.concatenate([q_r.ravel(), q_t.ravel()]))) > 65
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_binomial_counts_stand_in_for_interchangeable_units():
     # 0/1 data: two distinct difference rows, so counts are drawn per row, not per unit
     rng = np.random.default_rng(6)

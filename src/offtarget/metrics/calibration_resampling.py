@@ -144,14 +144,34 @@ class BatchedAuroc:
         order, pos, gs, ge = _ranked(q[keep], y[keep])
         unit_of, from_tuned = unit_of[order], from_tuned[order]
         n_units = n_entries // per_unit
+        # Only wrong answers are summed and only at correct answers' tie groups: the cumulative sum
+        # runs over the wrong answers alone, read where each correct answer's tie group starts and ends.
+        wrong_below = np.concatenate([[0], np.cumsum(~pos)])
+        lo, hi = wrong_below[gs], wrong_below[ge]
+        ties = bool(np.any(lo != hi))
+        neg_unit, neg_tuned = unit_of[~pos], from_tuned[~pos]
+        pos_unit, pos_tuned = unit_of[pos], from_tuned[pos]
+        n_neg_all, n_pos_all = int((~pos).sum()), int(pos.sum())
+        score_all = (lo + hi).astype(float)
+        counts = np.int16 if n_neg_all < 2**15 else np.int32
 
         def draw(rng, b):
             out = np.empty(b)
             step = max(1, (1 << 19) // max(1, keep.size))
             for s in range(0, b, step):
                 m = coin_flips(rng, min(step, b - s), n_units)
-                a = np.bitwise_xor(m[:, unit_of], from_tuned).view(np.uint8)  # in the relabelled tuned checkpoint
-                tuned_auc, ref_auc = _rank_auroc(a, pos, gs, ge, both=True)
+                in_tuned = np.take(m, neg_unit, axis=1) ^ neg_tuned  # wrong answers in the relabelled tuned
+                cum = np.zeros((m.shape[0], n_neg_all + 1), dtype=counts)
+                np.cumsum(in_tuned, axis=1, dtype=counts, out=cum[:, 1:])
+                right = np.take(m, pos_unit, axis=1) ^ pos_tuned
+                score = cum[:, lo].astype(np.int32)
+                score = score + cum[:, hi] if ties else score * 2
+                twice_u = (right * score).sum(1, dtype=np.int64)
+                n_pos, n_neg = right.sum(1, dtype=np.int64), cum[:, -1].astype(np.int64)
+                # the relabelled reference holds the rest: its counts are the totals minus these
+                twice_u_c = score_all.sum() - right @ score_all - score.sum(1, dtype=np.int64) + twice_u
+                tuned_auc = _ratio(twice_u / 2, (n_pos * n_neg).astype(float))
+                ref_auc = _ratio(twice_u_c / 2, ((n_pos_all - n_pos) * (n_neg_all - n_neg)).astype(float))
                 out[s : s + m.shape[0]] = tuned_auc - ref_auc
             return out
 
@@ -197,13 +217,9 @@ def _ranked(q: np.ndarray, y: np.ndarray):
     return order, pos, starts[group][pos], ends[group][pos]
 
 
-def _rank_auroc(a: np.ndarray, pos: np.ndarray, gs: np.ndarray, ge: np.ndarray, both: bool = False):
+def _rank_auroc(a: np.ndarray, pos: np.ndarray, gs: np.ndarray, ge: np.ndarray):
     """AUROC per row of integer weights ``a`` (rows × samples in confidence order): twice the
-    Mann-Whitney count is Σ over correct samples of weight × (wrong below + wrong up to its ties' end).
-
-    ``both``: ``a`` is 0/1 membership, and the AUROC of the complement (1 − a) comes too, from
-    the same cumulative sums: the complement's counts are the totals minus these.
-    """
+    Mann-Whitney count is Σ over correct samples of weight × (wrong below + wrong up to its ties' end)."""
     wrong = np.where(pos, 0, a)
     cum = np.zeros((a.shape[0], a.shape[1] + 1), dtype=np.int32)
     np.cumsum(wrong, axis=1, dtype=np.int32, out=cum[:, 1:])
@@ -212,13 +228,4 @@ def _rank_auroc(a: np.ndarray, pos: np.ndarray, gs: np.ndarray, ge: np.ndarray, 
     twice_u = (right * score).sum(1, dtype=np.int64)
     n_pos = right.sum(1, dtype=np.int64)
     n_neg = cum[:, -1].astype(np.int64)
-    auc = _ratio(twice_u / 2, (n_pos * n_neg).astype(float))
-    if not both:
-        return auc
-    total_neg = int((~pos).sum())
-    cum_all = np.concatenate([[0], np.cumsum(~pos)])
-    score_all = (cum_all[gs] + cum_all[ge]).astype(np.int64)
-    # Σ (1 − r)(S_all − S) = ΣS_all − r·S_all − ΣS + Σ r S
-    twice_u_c = score_all.sum() - right @ score_all - score.sum(1, dtype=np.int64) + twice_u
-    n_pos_c, n_neg_c = pos.sum() - n_pos, total_neg - n_neg
-    return auc, _ratio(twice_u_c / 2, (n_pos_c * n_neg_c).astype(float))
+    return _ratio(twice_u / 2, (n_pos * n_neg).astype(float))
