@@ -109,7 +109,7 @@ def test_a_family_too_large_for_19_999_relabellings_gets_a_stage_sized_to_it():
     rng = np.random.default_rng(3)
     den = (rng.random((40, 8)) < 0.8).astype(float)
     ref, tuned = (rng.random((40, 8)) < 0.2).astype(float), (rng.random((40, 8)) < 0.9).astype(float)
-    first, pending = staged_permutation_test((ref * den, den), (tuned * den, den), ratio_of_sums, vectorized=True)
+    _, pending = staged_permutation_test((ref * den, den), (tuned * den, den), ratio_of_sums, vectorized=True)
     final = pending.resolve(ALPHA, 1_200)
     assert final.n_permutations == 29_999 and final.p_value == pytest.approx(1 / 30_000)
     assert final.p_value < ALPHA / 1_200
