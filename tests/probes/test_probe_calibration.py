@@ -127,6 +127,9 @@ class _PieceTokenizer:
     def decode(self, ids, skip_special_tokens=True):
         return "".join(self.pieces[i] for i in ids if not (skip_special_tokens and self.pieces[i] == "</s>"))
 
+    def batch_decode(self, rows, skip_special_tokens=False):
+        return [self.decode(r, skip_special_tokens) for r in rows]
+
 
 def test_token_span_with_multichar_tokens():
     text = "s 15 08 = 85<c>7"

@@ -85,4 +85,4 @@ def test_token_pieces_match_one_by_one_decoding_and_decode_each_id_once(kit):
     counting = Counting()
     assert tpe.token_pieces(counting, ids) == expected
     assert tpe.token_pieces(counting, ids[::-1]) == expected[::-1]
-    assert calls == [len(set(ids))]  # the second call decoded nothing
+    assert calls == [len(set(ids))]  # each id once; the second call decoded nothing

@@ -118,7 +118,7 @@ def sample_phase_means(token_ids: Sequence[int], entropies: Sequence[float], tok
 _PIECES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def token_pieces(tokenizer, token_ids: Sequence[int]) -> list[str]:
+def token_pieces(tokenizer, token_ids: Sequence[int], skip_special_tokens: bool = False) -> list[str]:
     """Each token's text as ``tokenizer`` decodes it alone; every id is decoded once per tokenizer
     (an audit classifies tens of thousands of samples over a few hundred distinct tokens, and a
     decode call costs far more than a dictionary lookup)."""
@@ -127,10 +127,14 @@ def token_pieces(tokenizer, token_ids: Sequence[int]) -> list[str]:
         known = _PIECES.setdefault(tokenizer, {})
     except TypeError:  # an object that cannot be weakly referenced: decode without remembering
         known = {}
-    missing = sorted(set(ids) - known.keys())
+    keys = [(t, skip_special_tokens) for t in ids]
+    missing = sorted(set(keys) - known.keys())
     if missing:
-        known.update(zip(missing, tokenizer.batch_decode([[t] for t in missing])))
-    return [known[t] for t in ids]
+        rows = [[t] for t, _ in missing]
+        pieces = (tokenizer.batch_decode(rows, skip_special_tokens=True) if skip_special_tokens
+                  else tokenizer.batch_decode(rows))
+        known.update(zip(missing, pieces))
+    return [known[k] for k in keys]
 
 
 def problem_means(per_sample: Sequence[Sequence[float]]) -> np.ndarray:
