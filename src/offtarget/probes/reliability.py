@@ -37,6 +37,7 @@ paired permutation test (draw labels swapped within a problem). ICC and omega ar
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -120,9 +121,29 @@ def _mean_squares_relabelling(fn):
     MSB and MSW depend on the draws only through each problem's sum and the total sum of squares.
     Swapping sample j of problem i between the checkpoints moves t_ij − r_ij into the reference's
     row sum i (and out of the tuned one's) and t_ij² − r_ij² between the sums of squares, so a batch
-    of relabellings is two contractions of the coin flips with those differences, instead of
-    rebuilding and reducing both (problems, samples) arrays per relabelling
-    (:func:`offtarget.stats.permutation_test` calls it; ``None`` where it does not apply)."""
+    of relabellings needs only those moves, not both (problems, samples) arrays rebuilt per
+    relabelling (:func:`offtarget.stats.permutation_test` calls it; ``None`` where it does not
+    apply). When the values are few (0/1 correctness, a score on a grid) the moves are drawn as
+    one binomial count per problem and distinct difference (:func:`_swap_groups`), else as one
+    coin per sample."""
+
+    def relabelling(ref, tuned, unit):
+        if unit != "sample" or len(ref) != 1 or ref[0].ndim != 2 or not (
+                np.isfinite(ref[0]).all() and np.isfinite(tuned[0]).all()):
+            return None
+        r, t = ref[0], tuned[0]
+        if min(r.shape) >= 2:
+            rc, tc = _centred(r, t)
+            if (groups := _swap_groups(rc, tc)) is not None:
+                return _by_counts(rc, tc, groups, fn)
+        return _by_coins(r, t, fn)
+
+    return relabelling
+
+
+def _by_coins(r: np.ndarray, t: np.ndarray, fn):
+    """T* from one coin flip per sample: two contractions of the flips with the differences."""
+    from offtarget.stats.permutation import coin_flips
 
     def from_sums(rows: np.ndarray, squares: np.ndarray, k: int) -> np.ndarray:
         n = rows.shape[1]
@@ -133,31 +154,145 @@ def _mean_squares_relabelling(fn):
         msw = np.maximum(squares - k * (mean**2).sum(1), 0.0) / (n * (k - 1))
         return fn(msb, msw, k)
 
-    def relabelling(ref, tuned, unit):
-        from offtarget.stats.permutation import coin_flips
+    n, k = r.shape
+    d_rows, d_squares = t - r, t * t - r * r
+    rows_r, rows_t, sq_r, sq_t = r.sum(1), t.sum(1), (r * r).sum(), (t * t).sum()
+    step = max(1, (1 << 22) // max(1, n * k))
 
-        if unit != "sample" or len(ref) != 1 or ref[0].ndim != 2 or not (
-                np.isfinite(ref[0]).all() and np.isfinite(tuned[0]).all()):
-            return None
-        r, t = ref[0], tuned[0]
-        n, k = r.shape
-        d_rows, d_squares = t - r, t * t - r * r
-        rows_r, rows_t, sq_r, sq_t = r.sum(1), t.sum(1), (r * r).sum(), (t * t).sum()
-        step = max(1, (1 << 22) // max(1, n * k))
+    def draw(rng, b):
+        out = np.empty(b)
+        for s in range(0, b, step):
+            m = min(step, b - s)
+            flips = coin_flips(rng, m, n * k).reshape(m, n, k).astype(float)
+            moved = np.einsum("bnk,nk->bn", flips, d_rows)
+            sq = np.einsum("bnk,nk->b", flips, d_squares)
+            out[s:s + m] = from_sums(rows_t - moved, sq_t - sq, k) - from_sums(rows_r + moved, sq_r + sq, k)
+        return out
 
-        def draw(rng, b):
-            out = np.empty(b)
-            for s in range(0, b, step):
-                m = min(step, b - s)
-                flips = coin_flips(rng, m, n * k).reshape(m, n, k).astype(float)
-                moved = np.einsum("bnk,nk->bn", flips, d_rows)
-                sq = np.einsum("bnk,nk->b", flips, d_squares)
-                out[s:s + m] = from_sums(rows_t - moved, sq_t - sq, k) - from_sums(rows_r + moved, sq_r + sq, k)
-            return out
+    return draw
 
-        return draw
 
-    return relabelling
+_GROUPED_BELOW = 4
+"""Counts per group are drawn when there are at most 1/4 as many groups as samples that move
+(the rule of :class:`offtarget.stats.permutation.SumsRelabelling`)."""
+_WORD_BITS = 64
+"""A group's count is the number of set bits among its ``count`` fair random bits, one machine
+word per group; larger groups are split into words of at most this many samples."""
+
+
+@dataclass(frozen=True)
+class SwapGroups:
+    """The samples that can move, as interchangeable groups within a problem.
+
+    Sample j of problem i moves (d, s) = (t_ij − r_ij, t_ij² − r_ij²) when swapped. A sample with
+    d = 0 moves nothing (and s = 0 with it) and is dropped. A sample with d < 0 is written as
+    −(|d|, −s): swapping it adds −u = ε'·u − u with ε' = 1 − ε again a fair coin, so it joins the
+    group of u = (|d|, −s) and leaves a fixed ``offset``. Samples of one problem with the same u
+    are interchangeable, so how many of a group of c swap is Binomial(c, ½): for 0/1 correctness
+    one count per problem (its discordant draws), whatever the number of draws."""
+
+    problem: np.ndarray
+    """Per group (sorted): its problem."""
+    count: np.ndarray
+    """Per group: its samples (at most :data:`_WORD_BITS`)."""
+    d: np.ndarray
+    """Per group: the row-sum move of one swapped sample, > 0."""
+    s: np.ndarray
+    """Per group: the sum-of-squares move of one swapped sample."""
+    offset_rows: np.ndarray
+    """Per problem: Σ d over its samples with d < 0."""
+    offset_squares: float
+    """Σ s over the samples with d < 0."""
+
+
+def _swap_groups(r: np.ndarray, t: np.ndarray, force: bool = False) -> SwapGroups | None:
+    """The groups of interchangeable samples, or ``None`` when there are more than 1/4 as many
+    groups as moving samples (continuous values: a coin per sample is cheaper); ``force`` groups anyway."""
+    n, k = r.shape
+    d, s = t - r, t * t - r * r
+    moving = d != 0
+    if not moving.any():
+        return None
+    problem = np.broadcast_to(np.arange(n)[:, None], (n, k))[moving]
+    sign = np.sign(d[moving])
+    rows, counts = np.unique(np.stack([problem, sign * d[moving], sign * s[moving]], 1), axis=0,
+                             return_counts=True)
+    if not force and rows.shape[0] * _GROUPED_BELOW > problem.size:
+        return None
+    words = -(-counts // _WORD_BITS)
+    rows = np.repeat(rows, words, axis=0)
+    count = np.full(rows.shape[0], _WORD_BITS)
+    count[np.cumsum(words) - 1] = counts - _WORD_BITS * (words - 1)
+    negative = d < 0
+    return SwapGroups(rows[:, 0].astype(int), count, rows[:, 1], rows[:, 2],
+                      np.where(negative, d, 0.0).sum(1), float(np.where(negative, s, 0.0).sum()))
+
+
+def _bit_masks(count: np.ndarray) -> np.ndarray:
+    """Per group, a word with its ``count`` low bits set, in the narrowest unsigned type that fits."""
+    width = next(w for w in (8, 16, 32, 64) if w >= count.max())
+    return np.array([(1 << int(c)) - 1 for c in count], dtype=np.uint64).astype(f"uint{width}")
+
+
+def _binomial_halves(rng: np.random.Generator, b: int, masks: np.ndarray) -> np.ndarray:
+    """(b, groups) Binomial(count, ½) counts: the set bits of a fair random word under each group's
+    mask (a general binomial sampler costs about 30 times more per count)."""
+    size = b * masks.size * masks.itemsize
+    if isinstance(rng.bit_generator, np.random.PCG64):  # 64 uniform bits per output: raw words are cheapest
+        raw = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
+    else:
+        raw = np.frombuffer(rng.bytes(size), dtype=np.uint8)
+    return np.bitwise_count(raw.view(masks.dtype).reshape(b, masks.size) & masks)
+
+
+def _centred(r: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both checkpoints shifted by the centre of their joint range: ICC and omega do not change,
+    the sums of squares stay small, and 0/1 data stay exact in binary (±½)."""
+    centre = 0.5 * (min(r.min(), t.min()) + max(r.max(), t.max()))
+    return r - centre, t - centre
+
+
+def _by_counts(r: np.ndarray, t: np.ndarray, g: SwapGroups, fn):
+    """T* from one binomial count per group (``r``, ``t`` centred), through five sums per relabelling.
+
+    With m_i the move of problem i's row sum, the relabelled reference has row sums R_i + m_i and
+    the tuned one T_i − m_i, so MSB and MSW need only Σ m_i, Σ R_i m_i, Σ T_i m_i, Σ m_i² and the
+    move of the sum of squares."""
+    n, k = r.shape
+    rows_r, rows_t = r.sum(1), t.sum(1)
+    sum_r, sum_t, ss_r, ss_t = rows_r.sum(), rows_t.sum(), (rows_r**2).sum(), (rows_t**2).sum()
+    sq_r, sq_t = (r * r).sum(), (t * t).sum()
+    problems, starts = np.unique(g.problem, return_index=True)
+    one_each = problems.size == g.problem.size
+    weights = np.stack([np.ones(problems.size), rows_r[problems], rows_t[problems]], 1)
+    offset = g.offset_rows[problems]
+    masks = _bit_masks(g.count)
+    scaled = bool(np.any(g.d != 1))  # 0/1 data: every move is 1 (discordant draws ±1)
+    squares_move = bool(np.any(g.s != 0))  # centred 0/1 data: t² = r² = ¼, never
+    squares_per_unit = g.s / g.d  # x below is already counts × d (d > 0)
+    step = max(1, (1 << 18) // g.count.size)
+
+    def totals(rows, rows_sq, squares):
+        msb = np.maximum(rows_sq - rows**2 / n, 0.0) / (k * (n - 1))
+        msw = np.maximum(squares - rows_sq / k, 0.0) / (n * (k - 1))
+        return fn(msb, msw, k)
+
+    def draw(rng, b):
+        out = np.empty(b)
+        for s0 in range(0, b, step):
+            m = min(step, b - s0)
+            x = _binomial_halves(rng, m, masks)
+            if scaled:
+                x = x * g.d
+            moved = np.add(x if one_each else np.add.reduceat(x, starts, axis=1, dtype=float), offset)
+            lin = moved @ weights
+            msq = np.einsum("bn,bn->b", moved, moved)
+            sq = x @ squares_per_unit + g.offset_squares if squares_move else g.offset_squares
+            out[s0:s0 + m] = (totals(sum_t - lin[:, 0], ss_t - 2 * lin[:, 2] + msq, sq_t - sq)
+                              - totals(sum_r + lin[:, 0], ss_r + 2 * lin[:, 1] + msq, sq_r + sq))
+        return out
+
+    return draw
 
 
 def _icc_from(msb, msw, k):
