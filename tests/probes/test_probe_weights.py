@@ -14,6 +14,7 @@ from offtarget.errors import OfftargetError
 from offtarget.models.tiny import TinyModelConfig, new_tiny_model
 from offtarget.probes.context import AuditContext
 from offtarget.probes.settings import ProbeSettings
+from offtarget.probes.svd_plan import layer_of, module_kind, svd_plan
 from offtarget.probes.weights import (
     WeightsConfig,
     compare_checkpoints,
@@ -160,3 +161,66 @@ def test_probe_result_rows_and_plot(pair):
     assert sum(x["rank_ratio"] is not None for x in layer.values()) == info["matrices_svd"] == 15 - 6 + 1
     assert any("SVD of 10 of 15 matrices" in n for n in r.notes), r.notes
     json.dumps(r.to_dict(), allow_nan=False)
+
+
+KINDS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+         "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+BLOCK = {f"model.layers.{layer}.{kind}.weight": (8, 8) for layer in range(10) for kind in KINDS}
+
+
+def test_svd_cap_is_stratified_over_kinds_and_layers():
+    plan = svd_plan(BLOCK, max_elements=64, sample_large=4, max_matrices=14, seed=0)
+    assert (plan.within_limit, plan.within_limit_sampled, plan.over_limit) == (70, 14, 0)
+    picked = sorted((module_kind(n), layer_of(n)) for n in plan.names)
+    by_kind = {k: sorted(layer for kind, layer in picked if kind == k) for k in {k for k, _ in picked}}
+    # 14 seats over 7 kinds: 2 each, and each kind's two layers half the depth (10 / 2) apart
+    assert sorted(by_kind) == sorted(f"{k}.weight" for k in KINDS)
+    assert all(len(ls) == 2 and ls[1] - ls[0] == 5 for ls in by_kind.values()), by_kind
+    # the kinds take different layers: all 10 layers have an SVD for some kind
+    assert {layer for _, layer in picked} == set(range(10))
+
+
+def test_svd_plan_is_deterministic_and_keeps_everything_under_the_cap():
+    draw = lambda seed, cap=14: svd_plan(BLOCK, 64, 4, cap, seed).names
+    assert draw(0) == draw(0) and draw(3) == draw(3)
+    assert len({draw(seed) for seed in range(6)}) > 1  # the seed moves the sample
+    assert draw(0, cap=70) == draw(1, cap=70) == set(BLOCK)
+    # larger matrices: svd_sample_large of them drawn first, counted against the cap
+    shapes = {**BLOCK, "model.embed_tokens.weight": (100, 8), "lm_head.weight": (100, 8)}
+    plan = svd_plan(shapes, max_elements=64, sample_large=1, max_matrices=8, seed=0)
+    assert (plan.over_limit, plan.over_limit_sampled, plan.within_limit_sampled) == (2, 1, 7)
+    assert len(plan.names) == 8 and len({module_kind(n) for n in plan.names}) == 8
+    # a kind smaller than its share: all of it, the rest of the seats to the others
+    shapes = {**BLOCK, "model.layers.0.extra.weight": (8, 8)}
+    names = svd_plan(shapes, 64, 0, 22, 0).names
+    assert "model.layers.0.extra.weight" in names and len(names) == 22
+    with pytest.raises(OfftargetError, match="svd_max_matrices"):
+        WeightsConfig(svd_max_matrices=-1)
+
+
+def test_zero_update_gets_rank_zero_without_an_svd(monkeypatch):
+    def no_svd(*args, **kwargs):
+        raise AssertionError("svdvals called on a zero update")
+
+    monkeypatch.setattr(torch.linalg, "svdvals", no_svd)
+    w = torch.randn(6, 4)
+    c = compare_tensor("w", w, w.clone(), atol=1e-5, svd=True)
+    assert (c.rank, c.rank_ratio, c.effective_rank, c.stable_rank) == (0, 0.0, None, None)
+    with pytest.raises(AssertionError, match="svdvals called"):
+        compare_tensor("w", w, w + 1, atol=1e-5, svd=True)
+
+
+def test_probe_caps_the_svds_and_says_so(pair):
+    ctx = AuditContext(ProbeSettings(device="cpu"), None, {}, "base", {"base": pair.base, "tuned": pair.tuned})
+    r = run(ctx, WeightsConfig(svd_max_matrices=7))
+    info = r.extras["checkpoints"]["tuned"]
+    # 15 matrices, all within the limit: 2 layers × 7 kinds and the embedding, 7 kept by the cap
+    assert (info["matrices"], info["matrices_within_limit"], info["matrices_within_limit_sampled"]) == (15, 15, 7)
+    assert info["matrices_svd"] == 7 == r.extras["config"]["svd_max_matrices"]
+    layer = r.plots["layer_change"]["tuned"]
+    assert sum(x["rank_ratio"] is not None for x in layer) == 7
+    assert {x["layer"] for x in layer if x["rank_ratio"] is not None} >= {0, 1}
+    assert all(x["relative_change"] is not None and x["sparsity_bf16"] is not None for x in layer)
+    rows = {(m.metric, m.checkpoint): m for m in r.metrics}
+    assert rows["mean_rank_ratio", "tuned"].n == 7
+    assert any("SVD of 7 of 15 matrices: 7 of the 15" in n and "svd_max_matrices = 7" in n for n in r.notes), r.notes
