@@ -113,3 +113,19 @@ def test_a_family_too_large_for_19_999_relabellings_gets_a_stage_sized_to_it():
     final = pending.resolve(ALPHA, 1_200)
     assert final.n_permutations == 29_999 and final.p_value == pytest.approx(1 / 30_000)
     assert final.p_value < ALPHA / 1_200
+
+
+def test_refining_on_two_threads_gives_the_serial_p_values():
+    """Each refinement has its own random stream: the schedule cannot change a p-value."""
+    from offtarget.stats.refinement import resolve_all
+
+    comps = family(np.random.default_rng(5))
+
+    def pendings():
+        staged = [staged_permutation_test(r, t, s, vectorized=s is not None, seed=200 + i)
+                  for i, (r, t, s) in enumerate(comps)]
+        return [p for _, p in staged if p is not None]
+
+    serial = [f.p_value for f in resolve_all(pendings(), ALPHA, len(comps), workers=1)]
+    threaded = [f.p_value for f in resolve_all(pendings(), ALPHA, len(comps), workers=2)]
+    assert len(serial) >= 4 and threaded == serial

@@ -17,6 +17,7 @@ from offtarget.metrics import vetoes_serving
 from offtarget.probes.base import ComparisonRow, MetricSpec, ProbeResult
 from offtarget.stats import flag, holm, minimum_detectable_effect, testable
 from offtarget.stats.power import fewest_units
+from offtarget.stats.refinement import resolve_all
 
 TOO_SMALL = "too small to test"
 
@@ -43,23 +44,23 @@ def mark_too_small(rows: list[ComparisonRow], alpha: float) -> None:
             c.p_value = None
 
 
-def refine_open(rows: list[ComparisonRow], alpha: float) -> None:
+def refine_open(rows: list[ComparisonRow], alpha: float, workers: int | None = None) -> None:
     """More relabellings for the comparisons whose Holm decision in this family is still open
-    (:mod:`offtarget.stats.refinement`); the others keep their first-stage p."""
+    (:mod:`offtarget.stats.refinement`, on ``workers`` threads); the others keep their first-stage p."""
     m = sum(c.p_value is not None for c in rows)
+    todo = [c for c in rows if c.pending is not None and c.p_value is not None]
+    for c, final in zip(todo, resolve_all([c.pending for c in todo], alpha, m, workers)):
+        c.p_value, c.n_permutations = final.p_value, final.n_permutations
     for c in rows:
-        if c.pending is not None and c.p_value is not None:
-            final = c.pending.resolve(alpha, m)
-            c.p_value, c.n_permutations = final.p_value, final.n_permutations
         c.pending = None
 
 
-def apply_holm(results: list[ProbeResult], alpha: float) -> None:
+def apply_holm(results: list[ProbeResult], alpha: float, workers: int | None = None) -> None:
     """Adjust p-values across every probe, metric, group and checkpoint of the report; set each
     tested comparison's minimum detectable effect at the family's strictest Holm level."""
     rows: list[ComparisonRow] = [c for r in results for c in r.comparisons if c.higher_is_better is not None]
     mark_too_small(rows, alpha)
-    refine_open(rows, alpha)
+    refine_open(rows, alpha, workers)
     adjusted = holm([c.p_value for c in rows])
     m = sum(c.p_value is not None for c in rows)
     for c, a in zip(rows, adjusted):

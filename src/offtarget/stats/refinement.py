@@ -116,6 +116,30 @@ class Refinement:
         return refined if refined.p_value is not None else self.first
 
 
+def resolve_all(pending: list[Refinement], alpha: float, m: int, workers: int | None = None) -> list[PermutationTest]:
+    """:meth:`Refinement.resolve` of every comparison of a family, side by side on ``workers`` threads
+    (default: torch's thread count, which the CLI sizes to the cores this process may use).
+
+    Each refinement draws from its own random stream, so the p-values do not depend on the schedule.
+    numpy releases the GIL inside its array loops, which is where the time goes; BLAS is held to one
+    thread per worker meanwhile, or the workers' matrix products would oversubscribe the cores
+    (measured on 2 cores: 10.6 s serial, 7.3 s on two workers, 13.4 s with BLAS left at two threads each).
+    """
+    if workers is None:
+        import torch
+
+        workers = torch.get_num_threads()
+    workers = max(1, min(int(workers), len(pending)))
+    if workers == 1:
+        return [r.resolve(alpha, m) for r in pending]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda r: r.resolve(alpha, m), pending))
+
+
 def stage2_budget(alpha: float, m: int) -> int:
     """Relabellings of the refinement stage in a Holm family of ``m`` at ``alpha``: :data:`STAGE2`,
     or ⌈MARGIN · m / alpha⌉ − 1 where that is more (a family of over 800 at alpha = 0.05)."""
@@ -155,4 +179,4 @@ def staged_permutation_test(
     return first, Refinement(first, run, hits, ok)
 
 
-__all__ = ["CONFIDENCE", "MARGIN", "Refinement", "p_interval", "settle", "stage2_budget", "staged_permutation_test"]
+__all__ = ["CONFIDENCE", "MARGIN", "Refinement", "p_interval", "resolve_all", "settle", "stage2_budget", "staged_permutation_test"]
