@@ -47,7 +47,9 @@ Plots: ``reliability`` and ``reliability_likelihood``, ``{split: {checkpoint: [b
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 
@@ -132,9 +134,9 @@ def _span_from_pieces(tokenizer, token_ids: list[int], a: int, b: int) -> tuple[
     it adds (each id decoded once per tokenizer); ``None`` when the tokens end before ``b``."""
     from offtarget.metrics.two_phase import token_pieces
 
-    ends = np.cumsum([len(piece) for piece in token_pieces(tokenizer, token_ids, skip_special_tokens=True)])
-    start = int(np.searchsorted(ends, a, side="right"))  # first token whose end passes char a
-    end = int(np.searchsorted(ends, b, side="left")) + 1  # first prefix reaching char b
+    ends = list(accumulate(len(piece) for piece in token_pieces(tokenizer, token_ids, skip_special_tokens=True)))
+    start = bisect_right(ends, a)  # first token whose end passes char a
+    end = bisect_left(ends, b) + 1  # first prefix reaching char b
     return (start, end) if end <= len(token_ids) and start < end else None
 
 
