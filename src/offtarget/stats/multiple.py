@@ -52,11 +52,12 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
     p = np.array([float(p_values[i]) for i in present], dtype=float)  # type: ignore[arg-type]
     if p.size and (not np.all(np.isfinite(p)) or p.min() < 0.0 or p.max() > 1.0):
         raise ValueError("p-values must be finite numbers in [0, 1] (or None for a test that was not run)")
-    adjusted = np.empty(0)
-    if p.size:  # statsmodels' Holm: the formula above, bit-identical to the step-down written out
-        from statsmodels.stats.multitest import multipletests
-
-        adjusted = multipletests(p, method="holm")[1]
+    # The step-down written as one cumulative maximum. statsmodels' ``multipletests(method="holm")``
+    # gives the same numbers (tests/stats/test_multiple.py) but runs a full ``gc.collect()`` on
+    # every call: 0.28 s in an audit process holding its evidence, four times per report.
+    order = np.argsort(p, kind="stable")
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * np.arange(p.size, 0, -1)))
     out: list[float | None] = [None] * len(p_values)
     for i, a in zip(present, adjusted, strict=True):
         out[i] = float(a)
