@@ -185,8 +185,15 @@ class BatchedAuroc:
         keep = np.flatnonzero(np.isfinite(flat_q))
         problem_of = keep // (flat_q.size // n_problems)
         order, pos, gs, ge = _ranked(flat_q[keep], y.reshape(-1)[keep])
-        w = weights.astype(np.int32)[:, problem_of[order]]
-        return _rank_auroc(w, pos, gs, ge)
+        problem_of = problem_of[order]
+        wrong_below = np.concatenate([[0], np.cumsum(~pos)])
+        lo, hi = wrong_below[gs], wrong_below[ge]
+        w = weights.astype(np.int64)
+        cum = np.zeros((w.shape[0], int((~pos).sum()) + 1), dtype=np.int64)
+        np.cumsum(np.take(w, problem_of[~pos], axis=1), axis=1, out=cum[:, 1:])  # weight of wrong answers below
+        right = np.take(w, problem_of[pos], axis=1)
+        twice_u = (right * (cum[:, lo] + cum[:, hi])).sum(1)
+        return _ratio(twice_u / 2, (right.sum(1) * cum[:, -1]).astype(float))
 
 
 def _histograms(q: np.ndarray, y: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -215,17 +222,3 @@ def _ranked(q: np.ndarray, y: np.ndarray):
     ends = np.append(starts[1:], sq.size)
     group = np.cumsum(new) - 1
     return order, pos, starts[group][pos], ends[group][pos]
-
-
-def _rank_auroc(a: np.ndarray, pos: np.ndarray, gs: np.ndarray, ge: np.ndarray):
-    """AUROC per row of integer weights ``a`` (rows × samples in confidence order): twice the
-    Mann-Whitney count is Σ over correct samples of weight × (wrong below + wrong up to its ties' end)."""
-    wrong = np.where(pos, 0, a)
-    cum = np.zeros((a.shape[0], a.shape[1] + 1), dtype=np.int32)
-    np.cumsum(wrong, axis=1, dtype=np.int32, out=cum[:, 1:])
-    right = a[:, pos]
-    score = cum[:, gs] + cum[:, ge]
-    twice_u = (right * score).sum(1, dtype=np.int64)
-    n_pos = right.sum(1, dtype=np.int64)
-    n_neg = cum[:, -1].astype(np.int64)
-    return _ratio(twice_u / 2, (n_pos * n_neg).astype(float))
