@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -124,10 +125,18 @@ class ProblemLayout:
 
 
 def draw_problems(n_problems: int, n_resamples: int, seed: int) -> np.ndarray:
-    """``(n_resamples, n_problems)`` problem positions drawn with replacement, seeded."""
+    """``(n_resamples, n_problems)`` problem positions drawn with replacement, seeded (read-only: the
+    same draws serve every metric of a group, so they are drawn once, :func:`_seeded_draws`)."""
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be >= 1; got {n_resamples}")
-    return np.random.default_rng(seed).integers(0, n_problems, size=(n_resamples, n_problems))
+    return _seeded_draws(int(n_problems), int(n_resamples), int(seed))
+
+
+@lru_cache(maxsize=32)
+def _seeded_draws(n_problems: int, n_resamples: int, seed: int) -> np.ndarray:
+    draws = np.random.default_rng(seed).integers(0, n_problems, size=(n_resamples, n_problems))
+    draws.flags.writeable = False
+    return draws
 
 
 def _scalar(x: Any) -> float:
@@ -181,10 +190,23 @@ def replicates(
 
 
 def resample_counts(draws: np.ndarray, n_problems: int) -> np.ndarray:
-    """(resamples, problems): how many times each problem was drawn into each resample."""
+    """(resamples, problems): how many times each problem was drawn into each resample (read-only;
+    counted once per set of draws, which an audit reuses for every metric of a group)."""
+    known = _COUNTS.get(id(draws))
+    if known is not None and known[0] is draws and known[1].shape[1] == n_problems:
+        return known[1]
     b = draws.shape[0]
     flat = (draws + n_problems * np.arange(b)[:, None]).reshape(-1)
-    return np.bincount(flat, minlength=b * n_problems).reshape(b, n_problems).astype(float)
+    counts = np.bincount(flat, minlength=b * n_problems).reshape(b, n_problems).astype(float)
+    counts.flags.writeable = False
+    if not draws.flags.writeable:  # the shared draws of draw_problems: remember (holding them keeps the id)
+        if len(_COUNTS) >= 32:
+            _COUNTS.pop(next(iter(_COUNTS)))
+        _COUNTS[id(draws)] = (draws, counts)
+    return counts
+
+
+_COUNTS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _weighted_replicates(statistic, arrays: list[np.ndarray], draws: np.ndarray) -> np.ndarray | None:
