@@ -15,6 +15,7 @@ from scipy.stats import chisquare
 
 from offtarget.probes import reliability
 from offtarget.probes.reliability import icc_single, omega_parallel
+from offtarget.stats import coins
 from offtarget.stats.permutation import permutation_test
 
 DRAWS = 20_000
@@ -98,7 +99,7 @@ def test_large_groups_split_into_words_and_counts_are_binomial_halves():
     assert groups.problem.tolist() == [0, 0, 0, 1] and groups.count.tolist() == [64, 64, 22, 9]
     for count in ([3, 8], [9, 16], [17, 30], [33, 64]):
         c = np.array(count)
-        x = reliability._binomial_halves(np.random.default_rng(0), 20_000, reliability._bit_masks(c))
+        x = coins.binomial_halves(np.random.default_rng(0), 20_000, coins.word_masks(c)[0])
         assert x.max() <= c.max()
         assert np.all(np.abs(x.mean(0) - c / 2) < 4 * np.sqrt(c / 4 / 20_000))
         np.testing.assert_allclose(x.var(0), c / 4, rtol=0.06)

@@ -124,7 +124,8 @@ class BatchedAuroc:
         return auroc(q, y)
 
     def relabelling(self, ref, tuned, unit: str):
-        from offtarget.stats.permutation import SumsRelabelling, coin_flips
+        from offtarget.stats.coins import coin_flips
+        from offtarget.stats.permutation import SumsRelabelling
 
         (q_r, y_r), (q_t, y_t) = ref, tuned
         n_problems = q_r.shape[0]

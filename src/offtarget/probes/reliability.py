@@ -45,6 +45,7 @@ from offtarget.metrics.definition import SHARE, define, metric, nanmean_rows
 from offtarget.probes.base import ProbeResult, evaluate, spec_of
 from offtarget.probes.consistency import response
 from offtarget.probes.registry import register_probe
+from offtarget.stats.coins import WORD_BITS, binomial_halves, coin_flips, word_masks
 
 SOURCE = ("McDonald 1999 (omega); Shrout & Fleiss 1979 (ICC); the note 'Does setting temperature to zero "
           "actually make LLM outputs reliable?'")
@@ -143,7 +144,6 @@ def _mean_squares_relabelling(fn):
 
 def _by_coins(r: np.ndarray, t: np.ndarray, fn):
     """T* from one coin flip per sample: two contractions of the flips with the differences."""
-    from offtarget.stats.permutation import coin_flips
 
     def from_sums(rows: np.ndarray, squares: np.ndarray, k: int) -> np.ndarray:
         n = rows.shape[1]
@@ -175,7 +175,6 @@ def _by_coins(r: np.ndarray, t: np.ndarray, fn):
 _GROUPED_BELOW = 4
 """Counts per group are drawn when there are at most 1/4 as many groups as samples that move
 (the rule of :class:`offtarget.stats.permutation.SumsRelabelling`)."""
-_WORD_BITS = 64
 """A group's count is the number of set bits among its ``count`` fair random bits, one machine
 word per group; larger groups are split into words of at most this many samples."""
 
@@ -194,7 +193,7 @@ class SwapGroups:
     problem: np.ndarray
     """Per group (sorted): its problem."""
     count: np.ndarray
-    """Per group: its samples (at most :data:`_WORD_BITS`)."""
+    """Per group: its samples (at most :data:`WORD_BITS`)."""
     d: np.ndarray
     """Per group: the row-sum move of one swapped sample, > 0."""
     s: np.ndarray
@@ -219,30 +218,13 @@ def _swap_groups(r: np.ndarray, t: np.ndarray, force: bool = False) -> SwapGroup
                              return_counts=True)
     if not force and rows.shape[0] * _GROUPED_BELOW > problem.size:
         return None
-    words = -(-counts // _WORD_BITS)
+    words = -(-counts // WORD_BITS)
     rows = np.repeat(rows, words, axis=0)
-    count = np.full(rows.shape[0], _WORD_BITS)
-    count[np.cumsum(words) - 1] = counts - _WORD_BITS * (words - 1)
+    count = np.full(rows.shape[0], WORD_BITS)
+    count[np.cumsum(words) - 1] = counts - WORD_BITS * (words - 1)
     negative = d < 0
     return SwapGroups(rows[:, 0].astype(int), count, rows[:, 1], rows[:, 2],
                       np.where(negative, d, 0.0).sum(1), float(np.where(negative, s, 0.0).sum()))
-
-
-def _bit_masks(count: np.ndarray) -> np.ndarray:
-    """Per group, a word with its ``count`` low bits set, in the narrowest unsigned type that fits."""
-    width = next(w for w in (8, 16, 32, 64) if w >= count.max())
-    return np.array([(1 << int(c)) - 1 for c in count], dtype=np.uint64).astype(f"uint{width}")
-
-
-def _binomial_halves(rng: np.random.Generator, b: int, masks: np.ndarray) -> np.ndarray:
-    """(b, groups) Binomial(count, ½) counts: the set bits of a fair random word under each group's
-    mask (a general binomial sampler costs about 30 times more per count)."""
-    size = b * masks.size * masks.itemsize
-    if isinstance(rng.bit_generator, np.random.PCG64):  # 64 uniform bits per output: raw words are cheapest
-        raw = rng.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
-    else:
-        raw = np.frombuffer(rng.bytes(size), dtype=np.uint8)
-    return np.bitwise_count(raw.view(masks.dtype).reshape(b, masks.size) & masks)
 
 
 def _centred(r: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -266,7 +248,7 @@ def _by_counts(r: np.ndarray, t: np.ndarray, g: SwapGroups, fn):
     one_each = problems.size == g.problem.size
     weights = np.stack([np.ones(problems.size), rows_r[problems], rows_t[problems]], 1)
     offset = g.offset_rows[problems]
-    masks = _bit_masks(g.count)
+    masks, _ = word_masks(g.count)  # at most 64 a group: one word each
     scaled = bool(np.any(g.d != 1))  # 0/1 data: every move is 1 (discordant draws ±1)
     squares_move = bool(np.any(g.s != 0))  # centred 0/1 data: t² = r² = ¼, never
     squares_per_unit = g.s / g.d  # x below is already counts × d (d > 0)
@@ -281,7 +263,7 @@ def _by_counts(r: np.ndarray, t: np.ndarray, g: SwapGroups, fn):
         out = np.empty(b)
         for s0 in range(0, b, step):
             m = min(step, b - s0)
-            x = _binomial_halves(rng, m, masks)
+            x = binomial_halves(rng, m, masks)
             if scaled:
                 x = x * g.d
             moved = np.add(x if one_each else np.add.reduceat(x, starts, axis=1, dtype=float), offset)

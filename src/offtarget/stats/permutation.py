@@ -75,6 +75,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from offtarget.stats.bootstrap import batched_mean
+from offtarget.stats.coins import binomial_halves, byte_tables, coin_flips, table_shifts, word_masks
 from offtarget.stats.power import p_floor
 
 Unit = Literal["sample", "problem"]
@@ -165,13 +166,6 @@ def _relabelled(statistic, ref, tuned, masks: np.ndarray, vectorized: bool) -> n
     return out
 
 
-def coin_flips(rng: np.random.Generator, b: int, n: int) -> np.ndarray:
-    """(b, n) independent fair coin flips as booleans, eight from each random byte (a uniform
-    float per flip costs about 60 times more to draw)."""
-    raw = np.frombuffer(rng.bytes((b * n + 7) // 8), dtype=np.uint8)
-    return np.unpackbits(raw, count=b * n).reshape(b, n).view(bool)
-
-
 class SumsRelabelling:
     """T* for many relabellings at once when the statistic is a function of additive sums.
 
@@ -194,12 +188,20 @@ class SumsRelabelling:
         grouped = rows.shape[0] * _GROUPED_BELOW <= delta.shape[0]
         self.rows = rows if grouped else delta
         self.counts = counts if grouped else None
+        self.masks, owner = word_masks(counts) if grouped else (None, None)
+        self.word_rows = self.rows[owner] if grouped else None
+        self.tables = None if grouped else byte_tables(self.rows)
 
     def __call__(self, rng: np.random.Generator, b: int) -> np.ndarray:
         g, k = self.rows.shape
         shift = np.zeros((b, k))
-        if g and self.counts is not None:
-            shift = rng.binomial(self.counts, 0.5, size=(b, g)).astype(float) @ self.rows
+        if g and self.masks is not None:
+            step = max(1, _CHUNK_ELEMENTS // self.masks.size)
+            for s in range(0, b, step):
+                n = min(step, b - s)
+                shift[s : s + n] = binomial_halves(rng, n, self.masks).astype(float) @ self.word_rows
+        elif g and self.tables is not None:
+            shift = table_shifts(self.tables, rng, b)
         elif g:
             step = max(1, _CHUNK_ELEMENTS // (4 * g))
             for s in range(0, b, step):
