@@ -163,7 +163,7 @@ class BatchedAuroc:
                 m = coin_flips(rng, min(step, b - s), n_units)
                 in_tuned = np.take(m, neg_unit, axis=1) ^ neg_tuned  # wrong answers in the relabelled tuned
                 cum = np.zeros((m.shape[0], n_neg_all + 1), dtype=counts)
-                np.cumsum(in_tuned, axis=1, dtype=counts, out=cum[:, 1:])
+                _cumsum(in_tuned, cum[:, 1:])
                 right = np.take(m, pos_unit, axis=1) ^ pos_tuned
                 score = cum[:, lo].astype(np.int32)
                 score = score + cum[:, hi] if ties else score * 2
@@ -191,10 +191,19 @@ class BatchedAuroc:
         lo, hi = wrong_below[gs], wrong_below[ge]
         w = weights.astype(np.int64)
         cum = np.zeros((w.shape[0], int((~pos).sum()) + 1), dtype=np.int64)
-        np.cumsum(np.take(w, problem_of[~pos], axis=1), axis=1, out=cum[:, 1:])  # weight of wrong answers below
+        _cumsum(np.take(w, problem_of[~pos], axis=1), cum[:, 1:])  # weight of wrong answers below
         right = np.take(w, problem_of[pos], axis=1)
         twice_u = (right * (cum[:, lo] + cum[:, hi])).sum(1)
         return _ratio(twice_u / 2, (right.sum(1) * cum[:, -1]).astype(float))
+
+
+def _cumsum(a: np.ndarray, out: np.ndarray) -> None:
+    """Row-wise cumulative sums of ``a`` into ``out`` (an integer array). torch's kernel, not
+    numpy's: 2.5 times faster on one core, and it leaves the GIL to threads refining other
+    comparisons (numpy's integer cumsum ran no faster on two threads than on one)."""
+    import torch
+
+    torch.cumsum(torch.from_numpy(a), dim=1, dtype=getattr(torch, out.dtype.name), out=torch.from_numpy(out))
 
 
 def _histograms(q: np.ndarray, y: np.ndarray, values: np.ndarray) -> np.ndarray:
