@@ -224,3 +224,13 @@ def test_probe_caps_the_svds_and_says_so(pair):
     rows = {(m.metric, m.checkpoint): m for m in r.metrics}
     assert rows["mean_rank_ratio", "tuned"].n == 7
     assert any("SVD of 7 of 15 matrices: 7 of the 15" in n and "svd_max_matrices = 7" in n for n in r.notes), r.notes
+
+
+def test_counts_equal_torch_isclose_and_bf16_equality_with_infinities_and_nans():
+    ref = torch.tensor([1.0, 2.0, float("inf"), float("nan"), -float("inf"), 0.0, 3.0])
+    tuned = torch.tensor([1.0 + 5e-6, 2.1, float("inf"), float("nan"), float("inf"), -0.0, 3.0])
+    c = compare_tensor("w", ref, tuned, atol=1e-5, svd=False)
+    assert c.close == int(torch.isclose(tuned, ref, rtol=0.0, atol=1e-5).sum()) == 4
+    assert c.equal_bf16 == int((ref.bfloat16() == tuned.bfloat16()).sum())
+    untouched = compare_tensor("w", ref[:3], ref[:3].clone(), atol=1e-5, svd=False)  # exact copy
+    assert (untouched.close, untouched.equal_bf16, untouched.delta_sq) == (3, 3, 0.0)

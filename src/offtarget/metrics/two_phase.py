@@ -80,20 +80,22 @@ def load_patterns(path: str | None = None) -> re.Pattern:
 
 def classify(pieces: Sequence[str], planning: re.Pattern) -> np.ndarray:
     """Per token: 2 execution, 1 planning, 0 neither (``pieces``: each token's decoded text)."""
-    text = "".join(pieces)
-    covered = np.zeros(len(text) + 1, dtype=bool)
-    for m in planning.finditer(text):
-        covered[m.start():m.end()] = True
-    out = np.zeros(len(pieces), dtype=int)
-    start = 0
-    for k, piece in enumerate(pieces):
+    out = np.fromiter((EXEC if _is_execution(p) else OTHER for p in pieces), dtype=int, count=len(pieces))
+    spans = [m.span() for m in planning.finditer("".join(pieces)) if m.end() > m.start()]
+    start = j = 0
+    for k, piece in enumerate(pieces if spans else ()):  # the matches are in order and do not overlap
         end = start + len(piece)
-        if EXECUTION.search(piece):
-            out[k] = EXEC
-        elif end > start and covered[start:end].any():
+        while j < len(spans) and spans[j][1] <= start:
+            j += 1
+        if out[k] != EXEC and end > start and j < len(spans) and spans[j][0] < end:
             out[k] = PLANNING
         start = end
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _is_execution(piece: str) -> bool:
+    return EXECUTION.search(piece) is not None
 
 
 def phase_means(entropies: Sequence[float], classes: Sequence[int]) -> tuple[float, float, float]:

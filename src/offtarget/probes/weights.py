@@ -238,10 +238,15 @@ def spectrum(delta: torch.Tensor) -> tuple[int, float | None, float | None]:
 
 def compare_tensor(name: str, ref: torch.Tensor, tuned: torch.Tensor, atol: float, svd: bool) -> TensorChange:
     """Element counts and norms of tuned − ref, and the spectrum of the update when ``svd``."""
-    equal_bf16 = int((ref.to(torch.bfloat16) == tuned.to(torch.bfloat16)).sum())
     a, b = ref.float(), tuned.float()
-    close = int(torch.isclose(b, a, rtol=0.0, atol=atol).sum())
+    if ref.dtype == tuned.dtype and torch.equal(ref, tuned):  # untouched (most tensors under LoRA): nothing to count
+        norm = float(torch.linalg.vector_norm(a, dtype=torch.float64)) ** 2
+        return TensorChange(name, layer_of(name), list(ref.shape), ref.numel(), ref.numel(), ref.numel(), 0.0, norm,
+                            **({"rank": 0} if svd and ref.ndim == 2 else {}))
+    equal_bf16 = int((ref.to(torch.bfloat16) == tuned.to(torch.bfloat16)).sum())
     delta = b - a
+    # torch.isclose(b, a, rtol=0, atol) from the difference already made: |Δ| ≤ atol, or equal (infinities)
+    close = int(((delta.abs() <= atol) | (a == b)).sum())
     change = TensorChange(
         name, layer_of(name), list(ref.shape), ref.numel(), equal_bf16, close,
         float(torch.linalg.vector_norm(delta, dtype=torch.float64)) ** 2,
