@@ -168,3 +168,8 @@ def test_bootstrap_replicates_from_problem_counts_equal_gathered_resamples(stat)
     got = replicates(stat, arrays, ProblemLayout(12), draws, vectorized=True)
     want = np.asarray(stat(*[a[draws] for a in arrays]), dtype=float)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_sums_relabelling_of_identical_contributions_moves_nothing():
+    draw = SumsRelabelling(lambda s: s[:, 0] / s[:, 1], np.ones((6, 2)), np.ones((6, 2)))
+    assert draw(np.random.default_rng(0), 5).tolist() == [0.0] * 5

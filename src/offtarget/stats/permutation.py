@@ -185,7 +185,7 @@ class SumsRelabelling:
         delta = c_ref - c_tun
         delta = delta[np.any(delta != 0, axis=1)]
         rows, counts = np.unique(delta, axis=0, return_counts=True) if len(delta) else (delta, None)
-        grouped = rows.shape[0] * _GROUPED_BELOW <= delta.shape[0]
+        grouped = counts is not None and rows.shape[0] * _GROUPED_BELOW <= delta.shape[0]
         self.rows = rows if grouped else delta
         self.counts = counts if grouped else None
         self.masks, owner = word_masks(counts) if grouped else (None, None)
