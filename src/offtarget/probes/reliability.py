@@ -175,8 +175,6 @@ def _by_coins(r: np.ndarray, t: np.ndarray, fn):
 _GROUPED_BELOW = 4
 """Counts per group are drawn when there are at most 1/4 as many groups as samples that move
 (the rule of :class:`offtarget.stats.permutation.SumsRelabelling`)."""
-"""A group's count is the number of set bits among its ``count`` fair random bits, one machine
-word per group; larger groups are split into words of at most this many samples."""
 
 
 @dataclass(frozen=True)
