@@ -142,13 +142,11 @@ class BatchedAuroc:
         keep = np.flatnonzero(np.isfinite(q))
         unit_of = (keep % n_entries) // per_unit
         from_tuned = keep >= n_entries
-        order, pos, gs, ge = _ranked(q[keep], y[keep])
+        order, pos, lo, hi = _ranked(q[keep], y[keep])
         unit_of, from_tuned = unit_of[order], from_tuned[order]
         n_units = n_entries // per_unit
         # Only wrong answers are summed and only at correct answers' tie groups: the cumulative sum
         # runs over the wrong answers alone, read where each correct answer's tie group starts and ends.
-        wrong_below = np.concatenate([[0], np.cumsum(~pos)])
-        lo, hi = wrong_below[gs], wrong_below[ge]
         ties = bool(np.any(lo != hi))
         neg_unit, neg_tuned = unit_of[~pos], from_tuned[~pos]
         pos_unit, pos_tuned = unit_of[pos], from_tuned[pos]
@@ -185,10 +183,8 @@ class BatchedAuroc:
         flat_q = q.reshape(-1)
         keep = np.flatnonzero(np.isfinite(flat_q))
         problem_of = keep // (flat_q.size // n_problems)
-        order, pos, gs, ge = _ranked(flat_q[keep], y.reshape(-1)[keep])
+        order, pos, lo, hi = _ranked(flat_q[keep], y.reshape(-1)[keep])
         problem_of = problem_of[order]
-        wrong_below = np.concatenate([[0], np.cumsum(~pos)])
-        lo, hi = wrong_below[gs], wrong_below[ge]
         w = weights.astype(np.int64)
         cum = np.zeros((w.shape[0], int((~pos).sum()) + 1), dtype=np.int64)
         _cumsum(np.take(w, problem_of[~pos], axis=1), cum[:, 1:])  # weight of wrong answers below
@@ -223,7 +219,8 @@ def _auroc_from_histograms(s: np.ndarray) -> np.ndarray:
 
 
 def _ranked(q: np.ndarray, y: np.ndarray):
-    """Sort order, correct flags in that order, and each correct sample's tie group [start, end)."""
+    """Sort order, correct flags in that order, and for each correct sample the number of wrong ones
+    below its tie group and below the group's end (the Mann-Whitney count reads both)."""
     order = np.argsort(q, kind="stable")
     sq = q[order]
     pos = y[order] == 1
@@ -231,4 +228,5 @@ def _ranked(q: np.ndarray, y: np.ndarray):
     starts = np.flatnonzero(new)
     ends = np.append(starts[1:], sq.size)
     group = np.cumsum(new) - 1
-    return order, pos, starts[group][pos], ends[group][pos]
+    wrong_below = np.concatenate([[0], np.cumsum(~pos)])
+    return order, pos, wrong_below[starts[group][pos]], wrong_below[ends[group][pos]]
