@@ -45,7 +45,7 @@ from offtarget.metrics.definition import SHARE, define, metric, nanmean_rows
 from offtarget.probes.base import ProbeResult, evaluate, spec_of
 from offtarget.probes.consistency import response
 from offtarget.probes.registry import register_probe
-from offtarget.stats.coins import WORD_BITS, binomial_halves, coin_flips, word_masks
+from offtarget.stats.coins import binomial_halves, coin_flips, word_masks
 
 SOURCE = ("McDonald 1999 (omega); Shrout & Fleiss 1979 (ICC); the note 'Does setting temperature to zero "
           "actually make LLM outputs reliable?'")
@@ -191,7 +191,7 @@ class SwapGroups:
     problem: np.ndarray
     """Per group (sorted): its problem."""
     count: np.ndarray
-    """Per group: its samples (at most :data:`WORD_BITS`)."""
+    """Per group: its samples (at most :data:`offtarget.stats.coins.WORD_BITS`)."""
     d: np.ndarray
     """Per group: the row-sum move of one swapped sample, > 0."""
     s: np.ndarray
@@ -216,12 +216,10 @@ def _swap_groups(r: np.ndarray, t: np.ndarray, force: bool = False) -> SwapGroup
                              return_counts=True)
     if not force and rows.shape[0] * _GROUPED_BELOW > problem.size:
         return None
-    words = -(-counts // WORD_BITS)
-    rows = np.repeat(rows, words, axis=0)
-    count = np.full(rows.shape[0], WORD_BITS)
-    count[np.cumsum(words) - 1] = counts - WORD_BITS * (words - 1)
+    masks, owner = word_masks(counts)  # groups over 64 split into words
+    rows = rows[owner]
     negative = d < 0
-    return SwapGroups(rows[:, 0].astype(int), count, rows[:, 1], rows[:, 2],
+    return SwapGroups(rows[:, 0].astype(int), np.bitwise_count(masks).astype(int), rows[:, 1], rows[:, 2],
                       np.where(negative, d, 0.0).sum(1), float(np.where(negative, s, 0.0).sum()))
 
 
