@@ -13,8 +13,8 @@ monitor     ``offtarget train grpo`` with the side-effect monitor at its default
 scaling     audit time and peak memory over problems × samples spanning 16x; linear fit
 real_model  HF engine tokens/s on SmolLM2-135M-Instruct beside the toy model's (skipped when the
             real model is not fetched: ``offtarget models get smollm2-135m-instruct``)
-stats       probe + self-check stage vs sampling stage of a demo-size audit; the batched statistics
-            vs their previous implementation on the same stored generations
+stats       probe + self-check stage vs sampling stage of a demo-size audit and of ``make demo-real``'s
+            audit; the batched statistics vs their previous implementation on the same stored generations
 ==========  ==================================================================================
 
 The process holds the CPU lock (``--lock``, default ``/tmp/offtarget-cpu.lock``) for the whole
@@ -98,7 +98,8 @@ def configs(preset: str) -> dict:
             "monitor": replace(full["monitor"], steps=2, train_problems=8, extra_args=tiny_grpo),
             "scaling": replace(full["scaling"], points=[(2, 1), (4, 1), (4, 2), (8, 4)], bootstrap=20),
             "real_model": replace(full["real_model"], problems=2, samples=2, max_new_tokens=4),
-            "stats": replace(full["stats"], models=dict(stats.LAB), problems=6, samples=2, bootstrap=20),
+            "stats": replace(full["stats"], models=dict(stats.LAB), problems=6, samples=2, bootstrap=20,
+                             real_audit=False),
         }
     raise ValueError(f"unknown preset {preset!r}")
 

@@ -7,6 +7,9 @@ of the lab's base and SFT models, into a fresh store. Two figures:
 - **probe + self-check / sampling**: ``costs`` of that audit, the seconds of every probe, the Holm
   refinement of their open tests and the self-check over the seconds the sampling stage took
   (goal ≤ 0.25);
+- **the same on a real model**: the audit ``make demo-real`` runs (SmolLM2-135M-Instruct against
+  the three committed LoRA GRPO adapters in ``models/real-lora``, same suite, sizes and probes) into a
+  fresh store (goal ≤ 0.25); skipped, with the command to run, when the real model has not been fetched;
 - **new / old statistics**: on the same stored generations, the calibration probe's statistics
   (every metric × group × checkpoint: bootstrap intervals and permutation p-values) computed by
   :func:`offtarget.probes.base.evaluate` as it is (with the Holm-aware refinement of the probe's
@@ -40,11 +43,47 @@ class StatsBenchConfig:
     bootstrap: int = 1000
     legacy: bool = True
     """Also time the previous implementation (minutes at the full size)."""
+    real_audit: bool = True
+    """Also time the real-model audit of ``make demo-real`` (about a minute once the model is cached)."""
 
 
 DEMO = {"sft": "models/lab/sft", "grpo-binary": "runs/demo/variants/grpo-binary/final",
         "grpo-rlcr": "runs/demo/variants/grpo-rlcr/final"}
 LAB = {"base": "models/lab/base", "sft": "models/lab/sft"}
+
+
+REAL = {"instruct": "smollm2-135m-instruct", "grpo-binary": "models/real-lora/binary",
+        "grpo-ternary": "models/real-lora/ternary", "grpo-rlcr": "models/real-lora/rlcr"}
+"""``make demo-real``'s checkpoints; :func:`_real_audit` uses its sizes and probes too."""
+
+
+def _stage_seconds(costs: dict) -> float:
+    """Every probe, the Holm refinement and the self-check: what an audit spends after sampling."""
+    return (sum(v for k, v in costs.items() if k.startswith("probe:")) + costs.get("holm_refinement", 0.0)
+            + costs.get("self_check", 0.0))
+
+
+def _real_audit(work: Path) -> dict | str:
+    """``costs`` of ``make demo-real``'s audit in a fresh store, or why it cannot run here."""
+    from rich.console import Console
+
+    from offtarget.audit.config import AuditConfig
+    from offtarget.audit.runner import run_audit
+    from offtarget.errors import OfftargetError
+    from offtarget.models.registry import resolve_model_path
+
+    try:
+        resolve_model_path(REAL["instruct"])
+    except OfftargetError as exc:
+        return str(exc)
+    missing = [p for p in list(REAL.values())[1:] if not Path(p, "adapter_config.json").exists()]
+    if missing:
+        return f"adapters not found: {', '.join(missing)} (run from the repository root)"
+    acfg = AuditConfig(models=dict(REAL), suite="chat-arithmetic", problems=20, samples=2, temperature=0.7,
+                       top_p=1.0, max_new_tokens=24, greedy=False, bootstrap=200,
+                       probes=["accuracy", "formats", "abstention", "ood", "weights"],
+                       out=str(work / "real-audit"), store=str(work / "real-generations.sqlite"), device="cpu")
+    return run_audit(acfg, console=Console(quiet=True))["costs"]
 
 
 def _models(cfg: StatsBenchConfig) -> dict:
@@ -124,10 +163,17 @@ def run(cfg: StatsBenchConfig, repeats: int, work: Path, threads: int) -> BenchR
     acfg = AuditConfig(models=models, problems=cfg.problems, samples=cfg.samples, bootstrap=cfg.bootstrap,
                        out=str(work / "audit"), store=str(work / "generations.sqlite"), device="cpu")
     costs = run_audit(acfg, console=Console(quiet=True))["costs"]
-    stage = (sum(v for k, v in costs.items() if k.startswith("probe:")) + costs.get("holm_refinement", 0.0)
-             + costs["self_check"])
+    stage = _stage_seconds(costs)
     res.ratios.append(Ratio("probes/sampling", "stats: probe + self-check stage / sampling stage (demo-size audit)",
                             [stage / costs["sampling_seconds"]], goal=0.25, lower_is_better=True))
+    real = _real_audit(work) if cfg.real_audit else "not asked for (real_audit=False)"
+    if isinstance(real, dict):
+        res.ratios.append(Ratio("real probes/sampling", "stats: probe + self-check stage / sampling stage "
+                                "(make demo-real's audit: SmolLM2-135M-Instruct vs 3 LoRA adapters)",
+                                [_stage_seconds(real) / real["sampling_seconds"]], goal=0.25, lower_is_better=True))
+        res.measurements["real_costs"] = real
+    else:
+        res.measurements["real_audit_skipped"] = real
 
     task = get_task(acfg.suite)
     store = GenerationStore(acfg.store)

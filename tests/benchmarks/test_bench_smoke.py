@@ -89,6 +89,7 @@ def test_stats_benchmark_smoke(tmp_path):
     stats = data["benchmarks"]["stats"]
     assert {r["name"] for r in stats["ratios"]} == {"probes/sampling", "old/new"}
     m = stats["measurements"]
+    assert m["real_audit_skipped"].startswith("not asked for")  # the smoke preset leaves the real model out
     assert m["costs"]["sampling_seconds"] > 0 and m["probe_stage_seconds"] > 0
     # both implementations compared every calibration comparison; bootstrap intervals are the same numbers
     assert m["p_agreement"]["comparisons"] > 0
