@@ -59,3 +59,28 @@ def test_self_check_needs_two_samples():
     cfg = AuditConfig(models={"a": SFT, "b": SFT})
     check = self_check(cfg, TASK, evs, select(["accuracy"]), [])
     assert check["false_alarm"]["audits"] == [] and "fewer than 2 samples" in check["summary"]
+
+
+def test_null_audit_skips_intervals_not_tests():
+    """The null audit's tests and p-values are those of the same audit with bootstrap intervals;
+    it counts Holm rejections (the flags' first condition) without computing the intervals."""
+    import dataclasses
+
+    from offtarget.audit.compare import apply_holm
+    from offtarget.audit.selfcheck import null_audit
+    from offtarget.probes.context import AuditContext
+
+    ev = _evidence("a", n_samples=8, seed=2)
+    cfg = AuditConfig(models={"a": SFT}, bootstrap=200)
+    probes = select(["accuracy", "consistency"])
+    got = null_audit(cfg, TASK, ev, probes, seed=4)
+    a, b = split_half(ev, seed=4)
+    full_cfg = dataclasses.replace(cfg, models={a.name: SFT, b.name: SFT}, reference=a.name)
+    ctx = AuditContext.from_config(full_cfg, TASK, {a.name: a, b.name: b})
+    results = [info.run(ctx) for info in probes]
+    apply_holm(results, cfg.alpha)
+    tested = [c for r in results for c in r.comparisons if c.higher_is_better is not None and c.p_value is not None]
+    assert all(c.low is not None for c in tested)  # the full audit has its intervals
+    assert got["tests"] == len(tested) > 0
+    assert got["p_below_alpha"] == sum(c.p_value < cfg.alpha for c in tested)
+    assert got["flags"] == sum(c.p_adjusted < cfg.alpha for c in tested)

@@ -178,3 +178,17 @@ def test_default_statistic_needs_single_array():
     x = np.array([0.2, 0.4, 0.9])
     with pytest.raises(ValueError, match="pass a statistic"):
         paired_bootstrap((x, x), (x, x))
+
+
+def test_no_resamples_gives_values_without_intervals():
+    """n_resamples=0: the same point values as a full bootstrap, no interval, and a reason for it."""
+    from offtarget.stats import bootstrap
+    from offtarget.stats.bootstrap import NO_INTERVAL
+
+    rng = np.random.default_rng(3)
+    ref, tuned = (rng.random((12, 4)) < 0.4).astype(float), (rng.random((12, 4)) < 0.7).astype(float)
+    full, bare = (paired_bootstrap(ref, tuned, n_resamples=n, seed=1) for n in (200, 0))
+    assert (bare.reference, bare.tuned, bare.diff) == (full.reference, full.tuned, full.diff)
+    assert full.low is not None and (bare.low, bare.high, bare.p_value, bare.reason) == (None, None, None, NO_INTERVAL)
+    est = bootstrap(np.mean, tuned, n_resamples=0)
+    assert est.value == tuned.mean() and (est.low, est.high, est.reason) == (None, None, NO_INTERVAL)

@@ -8,7 +8,10 @@ audit measures two things on the samples it already has (no extra generation):
   same permutation tests and the same Holm correction as the real comparison. Both halves
   come from one model, so every flag is a false alarm. Reported per checkpoint: tests run,
   the share with unadjusted p < alpha (nominal: alpha) and the Holm flags (nominal: at least
-  one in a fraction alpha of such audits). The tests of one audit share data (nested groups,
+  one in a fraction alpha of such audits). A flag needs a Holm rejection *and* a paired
+  interval excluding zero; the null audits count every Holm rejection as a flag and compute no
+  intervals (``bootstrap=0``): the count is never below the flags the full rule would give, and
+  the bootstrap, a third of their cost, is not paid. The tests of one audit share data (nested groups,
   related metrics), so the unadjusted share scatters around alpha from audit to audit (2.9–11%
   over 16 split-half audits of the lab model, 4.8% of 3,345 tests pooled); the Holm flag count
   is the guarantee.
@@ -75,7 +78,8 @@ def null_audit(cfg, task, ev, probes, seed: int = 0) -> dict:
     """Audit half A of ``ev``'s samples against half B; count what gets flagged."""
     a, b = split_half(ev, seed)
     sub_cfg = dataclasses.replace(cfg, models={a.name: cfg.models.get(ev.name, ev.path),
-                                               b.name: cfg.models.get(ev.name, ev.path)}, reference=a.name)
+                                               b.name: cfg.models.get(ev.name, ev.path)}, reference=a.name,
+                                  bootstrap=0)  # point values only: a Holm rejection counts as a flag
     ctx = AuditContext.from_config(sub_cfg, task, {a.name: a, b.name: b})
     results: list[ProbeResult] = []
     skipped = []
@@ -90,7 +94,7 @@ def null_audit(cfg, task, ev, probes, seed: int = 0) -> dict:
     apply_holm(results, cfg.alpha)
     rows = [c for r in results for c in r.comparisons if c.higher_is_better is not None]
     tested = [c for c in rows if c.p_value is not None]
-    flagged = [c for c in rows if c.flag != "none"]
+    flagged = [c for c in rows if c.p_adjusted is not None and c.p_adjusted < cfg.alpha]
     return {
         "checkpoint": ev.name, "samples_per_half": a.n_samples, "tests": len(tested),
         "p_below_alpha": sum(c.p_value < cfg.alpha for c in tested),

@@ -58,6 +58,9 @@ _CHUNK_ELEMENTS = 1 << 22
 """Largest number of array elements materialised at once by the vectorised path (~32 MB)."""
 
 
+NO_INTERVAL = "no interval asked for (n_resamples=0)"
+"""The reason an estimate asked for with ``n_resamples=0`` gives for its missing interval."""
+
 # ---------------------------------------------------------------------------------------------
 # Result record
 
@@ -285,6 +288,8 @@ def bootstrap(
     number, or ``None``/NaN when undefined. With ``vectorized=True`` it instead receives
     arrays with an extra leading resample axis, ``(resamples, problems, ...)``, and returns
     one value per resample (e.g. ``lambda a: a.mean(axis=1)``); only without ``clusters``.
+    ``n_resamples=0`` gives the value alone, without an interval (where only point values are read,
+    as in the audit's split-half null audits).
     ``shared_replicates``, if given, returns the replicates already computed for these arrays
     and arguments (:func:`bootstrap_replicates`, e.g. memoised and shared with
     :func:`~offtarget.stats.paired_bootstrap`, which draws the same resamples for the same seed).
@@ -304,6 +309,8 @@ def bootstrap(
         return Estimate(
             None, None, None, layout.n_problems, level, reason="statistic undefined on the full data"
         )
+    if n_resamples == 0:
+        return Estimate(value, None, None, layout.n_problems, level, reason=NO_INTERVAL)
     if shared_replicates is not None:
         reps = shared_replicates()
     else:

@@ -57,6 +57,7 @@ from scipy.stats import binom
 from offtarget.stats._checks import StrictRecord, as_binary
 from offtarget.stats.bootstrap import (
     DEFAULT_RESAMPLES,
+    NO_INTERVAL,
     ProblemLayout,
     batched_mean,
     draw_problems,
@@ -155,7 +156,8 @@ def paired_bootstrap(
     those of :func:`offtarget.stats.bootstrap`: rows are problems (same problems, same order
     for both), or pass ``clusters`` (problem id per sample) and, if the tuned checkpoint's
     samples are laid out differently, ``tuned_clusters``; both must cover the same problems.
-    ``statistic`` defaults to the mean over all entries. ``vectorized`` as in ``bootstrap``.
+    ``statistic`` defaults to the mean over all entries. ``vectorized`` and ``n_resamples=0`` (the
+    difference alone, no interval) as in ``bootstrap``.
     ``shared_replicates``, if given, is (reference, tuned): functions returning each arm's
     replicates on this seed's draws, as :func:`~offtarget.stats.bootstrap.bootstrap_replicates`
     computes them (the same numbers ``bootstrap`` computes for each checkpoint alone).
@@ -185,6 +187,9 @@ def paired_bootstrap(
     if not np.isfinite(diff):
         why = "statistic undefined on the full data for at least one checkpoint"
         return _undefined(metric, ref_value, tuned_value, n, level, why)
+    if n_resamples == 0:
+        return PairedDiff(metric, ref_value, tuned_value, diff, None, None, None, n, "paired_bootstrap", level,
+                          NO_INTERVAL)
     if shared_replicates is not None:
         reps = shared_replicates[1]() - shared_replicates[0]()
     else:
