@@ -75,7 +75,8 @@ def byte_tables(rows: np.ndarray) -> np.ndarray | None:
     padded = np.zeros((n_bytes * 8, k))
     padded[:g] = rows
     bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(float)  # byte value → its 8 coins
-    return np.einsum("vt,jtk->kjv", bits, padded.reshape(n_bytes, 8, k)).reshape(k, n_bytes * 256)
+    per_byte = np.matmul(bits, padded.reshape(n_bytes, 8, k))  # (bytes, 256, sums): a batched product, not einsum's loop
+    return np.ascontiguousarray(per_byte.transpose(2, 0, 1)).reshape(k, n_bytes * 256)
 
 
 def table_shifts(tables: np.ndarray, rng: np.random.Generator, b: int) -> np.ndarray:
