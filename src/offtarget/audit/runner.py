@@ -137,8 +137,12 @@ def _run_with_store(plan: AuditPlan, console, store: GenerationStore, out: Path)
             console.print(f"[dim]probe {info.name}: {how}{' — ' + r.error if r.error else ''}[/dim]")
     ctx.release()
     t_holm = time.time()  # Holm across the report, refining the permutation tests it leaves open
-    verdicts = finalize(results, list(evidences), ref, cfg.alpha, shared_problems=len(evidences[ref].problems))
+    small = sum(c.pending is not None for r in results for c in r.comparisons)
+    with _working(console, f"Holm across the report: {small} small p-value(s) to refine where the decision is open…"):
+        verdicts = finalize(results, list(evidences), ref, cfg.alpha, shared_problems=len(evidences[ref].problems))
     holm_seconds = time.time() - t_holm
+    if console and small:
+        console.print(f"[dim]Holm refinement: {small} small p-value(s), {holm_seconds:.1f}s[/dim]")
     for key, r in to_cache:
         store.set_meta(key, sanitize(r.to_dict()))
     t2 = time.time()
@@ -219,10 +223,10 @@ def _content_digest(path: str) -> str | None:
 def _self_check(cfg: AuditConfig, task, evidences: dict, probes, results: list[ProbeResult], store: GenerationStore,
                 console=None) -> dict:
     """The report's self-check (:mod:`offtarget.audit.selfcheck`), cached in the store like a probe."""
-    from offtarget.audit.selfcheck import self_check
+    from offtarget.audit.selfcheck import COUNTING, self_check
 
     t0 = time.time()
-    key = f"selfcheck:{probe_cache_key(cfg, 'self_check', evidences)}"
+    key = f"selfcheck:{COUNTING}:{probe_cache_key(cfg, 'self_check', evidences)}"
     check = store.get_meta(key)
     if check is None:
         check = sanitize(self_check(cfg, task, evidences, probes, results))

@@ -44,6 +44,10 @@ from offtarget.errors import OfftargetError
 from offtarget.probes.base import ProbeResult
 from offtarget.probes.context import AuditContext
 
+COUNTING = "holm-rejections"
+"""How the null audits count flags (part of the self-check's cache key: a result counted another
+way is not read back)."""
+
 MDE_METRIC = "accuracy"
 """Metric whose minimum detectable effect the summary quotes per group (the target metric)."""
 
