@@ -11,7 +11,13 @@ from offtarget.models.char_tokenizer import build_char_tokenizer
 from offtarget.models.hf_engine import HFEngine
 from offtarget.models.loading import Checkpoint
 from offtarget.models.sampling import SamplingParams
-from offtarget.models.scoring import ScoringConfig, completion_logprobs, encode_prompt, forward_kl
+from offtarget.models.scoring import (
+    ScoringConfig,
+    completion_logprobs,
+    encode_prompt,
+    forward_kl,
+    forward_kl_many,
+)
 from offtarget.models.tiny import TinyModelConfig, new_tiny_model
 
 SMALL = TinyModelConfig(layers=2, hidden=64, ffn=128, heads=2, max_positions=64)
@@ -75,6 +81,20 @@ def test_batched_and_padded_equal_unbatched(ref, other, completions, cfg):
     for a, b in zip(forward_kl(ref, other, PROMPTS, completions, cfg=cfg),
                     forward_kl(ref, other, PROMPTS, completions, cfg=one)):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_kl_of_several_checkpoints_in_one_pass_equals_one_call_each(ref, other, completions):
+    """The reference's pass shared by several tuned checkpoints (one of them the reference itself:
+    KL 0, and an empty completion among the sequences) gives each the numbers of its own call."""
+    seqs = completions[:2] + [[]] + completions[2:]
+    prompts = PROMPTS[:2] + ["5+5="] + PROMPTS[2:]
+    together = forward_kl_many(ref, [other, ref], prompts, seqs, cfg=ScoringConfig(batch_sequences=4))
+    for tuned, got in zip((other, ref), together):
+        alone = forward_kl(ref, tuned, prompts, seqs, cfg=ScoringConfig(batch_sequences=4))
+        assert [k.shape for k in got] == [k.shape for k in alone] and got[2].shape == (0,)
+        for a, b in zip(got, alone):
+            assert torch.equal(a, b)
+    assert all((k > 0).all() for k in together[0] if k.numel())
 
 
 def test_rescoring_stored_samples_matches_the_sampler(ref):

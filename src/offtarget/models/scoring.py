@@ -156,9 +156,10 @@ def completion_logprobs(
     return _score(seqs, [ckpt.model], _vocab(ckpt), cfg, _pad_id(ckpt.tokenizer), gather)
 
 
-def kl_rows(ref_logp: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
-    """Σ_v p_ref(v)(log p_ref(v) − log p(v)) per row; tokens with p_ref = 0 contribute 0."""
-    p = ref_logp.exp()
+def kl_rows(ref_logp: torch.Tensor, logp: torch.Tensor, ref_p: torch.Tensor | None = None) -> torch.Tensor:
+    """Σ_v p_ref(v)(log p_ref(v) − log p(v)) per row; tokens with p_ref = 0 contribute 0
+    (``ref_p``: ``ref_logp.exp()`` when already computed)."""
+    p = ref_logp.exp() if ref_p is None else ref_p
     term = torch.where(p > 0, p * (ref_logp - logp), torch.zeros_like(p))
     return term.sum(-1)
 
@@ -177,16 +178,35 @@ def forward_kl(
     Both checkpoints read the same token ids (rendered with the reference's tokenizer), so
     their tokenizers must agree (:func:`~offtarget.models.loading.check_same_tokenizer`).
     """
-    check_same_tokenizer(reference, tuned)
-    v_ref, v_tuned = _vocab(reference), _vocab(tuned)
-    if v_ref != v_tuned:
-        raise OfftargetError(
-            f"checkpoints {reference.name!r} and {tuned.name!r} have output layers of {v_ref} and {v_tuned} "
-            "tokens: KL needs one vocabulary"
-        )
+    return forward_kl_many(reference, [tuned], prompts, completions, chat_template, cfg)[0]
+
+
+@torch.inference_mode()
+def forward_kl_many(
+    reference: Checkpoint,
+    tuned: Sequence[Checkpoint],
+    prompts: Sequence[str],
+    completions: Sequence[Sequence[int]],
+    chat_template: bool = True,
+    cfg: ScoringConfig = ScoringConfig(),
+) -> list[list[torch.Tensor]]:
+    """:func:`forward_kl` of several tuned checkpoints against one reference, per checkpoint: the
+    reference's forward pass and log-softmax run once per batch for all of them (n + 1 passes
+    instead of 2n), the same numbers as one call each."""
+    v_ref = _vocab(reference)
+    for t in tuned:
+        check_same_tokenizer(reference, t)
+        if _vocab(t) != v_ref:
+            raise OfftargetError(
+                f"checkpoints {reference.name!r} and {t.name!r} have output layers of {v_ref} and {_vocab(t)} "
+                "tokens: KL needs one vocabulary"
+            )
     seqs = _encode(reference.tokenizer, prompts, completions, chat_template)
 
-    def kl(logits, _targets):
-        return kl_rows(torch.log_softmax(logits[0], dim=-1), torch.log_softmax(logits[1], dim=-1))
+    def kl(logits, _targets):  # (tokens, checkpoints)
+        ref_logp = torch.log_softmax(logits[0], dim=-1)
+        ref_p = ref_logp.exp()
+        return torch.stack([kl_rows(ref_logp, torch.log_softmax(x, dim=-1), ref_p) for x in logits[1:]], dim=1)
 
-    return _score(seqs, [reference.model, tuned.model], v_ref, cfg, _pad_id(reference.tokenizer), kl)
+    per_seq = _score(seqs, [reference.model, *[t.model for t in tuned]], v_ref, cfg, _pad_id(reference.tokenizer), kl)
+    return [[s[:, j] if s.ndim == 2 else s for s in per_seq] for j in range(len(tuned))]

@@ -84,5 +84,19 @@ class AuditContext:
             self._loaded[name] = load_checkpoint(path, name, s.device, s.dtype, s.trust_remote_code)
         return self._loaded[name]
 
+    def checkpoints(self, names: list[str]) -> list:
+        """Several loaded checkpoints at once (with the reference, the others unloaded first), for a
+        probe that runs them side by side; the caller sizes ``names`` to the memory it may use."""
+        from offtarget.models.loading import load_checkpoint
+
+        for other in [k for k in self._loaded if k != self.reference and k not in names]:
+            del self._loaded[other]
+        s = self.settings
+        for name in names:
+            if name not in self._loaded:
+                self._loaded[name] = load_checkpoint(self.checkpoint_path(name), name, s.device, s.dtype,
+                                                     s.trust_remote_code)
+        return [self._loaded[name] for name in names]
+
     def release(self) -> None:
         self._loaded.clear()

@@ -13,8 +13,10 @@ Metrics, per group (each split and slice, answerable or not):
   mean over problems, with a bootstrap interval over problems.
 - ``kl_sequence``: per sample, the sum over its tokens; mean over samples, then problems.
 
-Cost: 2 forward passes per tuned checkpoint over problems × ``samples_per_problem``
-sequences; only the first ``samples_per_problem`` stored samples of each problem are used.
+Cost: one forward pass per checkpoint over problems × ``samples_per_problem`` sequences, the
+reference's shared by the tuned checkpoints scored beside it (as many as ``resident_bytes`` of
+weights allow; else 2 passes per tuned checkpoint); only the first ``samples_per_problem`` stored
+samples of each problem are used.
 
 The reference's KL from itself is 0 by definition, so its rows read 0 [0, 0] and each
 comparison's diff is the tuned checkpoint's KL − 0. KL is a drift *measure*, not a score:
@@ -32,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from offtarget.models.scoring import ScoringConfig, forward_kl
+from offtarget.models.scoring import ScoringConfig, forward_kl_many
 from offtarget.probes.base import ProbeResult, evaluate, spec_of
 from offtarget.probes.registry import register_probe
 
@@ -47,6 +49,10 @@ class KLConfig:
     bootstrap over problems, which carries the interval."""
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     """Batching and memory bounds of the teacher-forced forward passes."""
+    resident_bytes: int = 2 << 30
+    """Weights of the tuned checkpoints scored side by side, beside the reference, in one pass:
+    each one more shares the reference's forward pass (n + 1 passes instead of 2n). 2 GiB holds
+    three 135M-parameter checkpoints in float32; a checkpoint larger than this runs alone."""
 
 
 @dataclass
@@ -57,6 +63,11 @@ class KLArrays:
     sequence: np.ndarray
     tokens: np.ndarray
     """Tokens scored per problem."""
+
+
+def weight_bytes(model) -> int:
+    """Bytes of a model's parameters and buffers as loaded."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 
 def kl_arrays(token_kl: list, owner: list[int], n_problems: int) -> KLArrays:
@@ -93,12 +104,15 @@ def run(ctx, cfg: KLConfig = KLConfig()) -> ProbeResult:
     arrays: dict[str, KLArrays] = {ref_name: KLArrays(np.zeros(n), np.zeros(n), tokens)}
     reference = ctx.checkpoint(ref_name)
     unavailable = [ctx.evidences[name].unavailable() for name in ctx.others if ctx.evidences[name].model_path is None]
-    for name in ctx.others:
-        if ctx.evidences[name].model_path is None:
-            continue
-        token_kl = forward_kl(reference, ctx.checkpoint(name), prompts, completions,
-                              chat_template=ctx.settings.chat_template, cfg=cfg.scoring)
-        arrays[name] = kl_arrays(token_kl, owner, n)
+    tuned = [name for name in ctx.others if ctx.evidences[name].model_path is not None]
+    # tuned checkpoints are about the reference's size (one vocabulary, one tokenizer): as many per pass as fit
+    per_pass = max(1, cfg.resident_bytes // max(1, weight_bytes(reference.model)))
+    for start in range(0, len(tuned), per_pass):
+        names = tuned[start : start + per_pass]
+        token_kls = forward_kl_many(reference, ctx.checkpoints(names), prompts, completions,
+                                    chat_template=ctx.settings.chat_template, cfg=cfg.scoring)
+        for name, token_kl in zip(names, token_kls):
+            arrays[name] = kl_arrays(token_kl, owner, n)
 
     specs = [spec_of("kl_per_token", lambda ev: (arrays[ev.name].per_token,), rows="all"),
              spec_of("kl_sequence", lambda ev: (arrays[ev.name].sequence,), rows="all")]
