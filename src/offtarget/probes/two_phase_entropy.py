@@ -57,10 +57,20 @@ from offtarget.probes.registry import register_probe
 
 
 def per_problem(ev, tokenizer, planning: re.Pattern) -> np.ndarray:
-    """``(problems, 3)``: planning entropy, execution entropy, planning share (means over samples)."""
+    """``(problems, 3)``: planning entropy, execution entropy, planning share (means over samples).
+
+    Each distinct completion's tokens are classified once (a tuned model repeats itself); the
+    entropies are each sample's own."""
     out = np.full((len(ev.problems), 3), np.nan)
+    classes: dict[tuple[int, ...], np.ndarray] = {}
     for i, row in enumerate(ev.samples):
-        out[i] = problem_means([sample_phase_means(s.token_ids, s.entropies, tokenizer, planning) for s in row])
+        per_sample = []
+        for s in row:
+            ids = tuple(s.token_ids)
+            if ids not in classes:
+                classes[ids] = classify(token_pieces(tokenizer, ids), planning)
+            per_sample.append(phase_means(s.entropies, classes[ids]))
+        out[i] = problem_means(per_sample)
     return out
 
 
