@@ -173,3 +173,55 @@ def test_bootstrap_replicates_from_problem_counts_equal_gathered_resamples(stat)
 def test_sums_relabelling_of_identical_contributions_moves_nothing():
     draw = SumsRelabelling(lambda s: s[:, 0] / s[:, 1], np.ones((6, 2)), np.ones((6, 2)))
     assert draw(np.random.default_rng(0), 5).tolist() == [0.0] * 5
+
+
+def repeated_arms(rng, problems=3, samples=4):
+    """Each problem's sample pairs repeat (a model repeating its completions): 2 distinct pairs per
+    problem, continuous confidences, one pair without a confidence."""
+    q_r, q_t = rng.random((problems, 2)), np.clip(rng.random((problems, 2)) + 0.2, 0, 1)
+    y_r, y_t = (rng.random((problems, 2)) < 0.6).astype(float), (rng.random((problems, 2)) < 0.4).astype(float)
+    q_r[0, 1] = np.nan
+    pick = np.arange(samples) % 2
+    return [(q_r[:, pick], y_r[:, pick]), (q_t[:, pick], y_t[:, pick])]
+
+
+def test_repeated_pairs_relabelling_is_the_statistic_on_the_relabelled_data():
+    """Swapping k of a group's interchangeable pairs gives T* equal to ranking that data set afresh."""
+    from offtarget.metrics.calibration_resampling import RepeatedPairs
+
+    rng = np.random.default_rng(3)
+    (q_r, y_r), (q_t, y_t) = repeated_arms(rng, problems=40, samples=8)
+    for a in (q_r, y_r, q_t, y_t):  # 20 problems alike: groups of 80 pairs (two random words each) and ties
+        a[1:20] = a[20]
+    route = RepeatedPairs.of(q_r, y_r, q_t, y_t)
+    assert route is not None
+    pairs = np.column_stack([np.where(np.isfinite(q_r), q_r, -1.0).ravel(), y_r.ravel(),
+                             np.where(np.isfinite(q_t), q_t, -1.0).ravel(), y_t.ravel()])
+    rows, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
+    assert len(rows) * 4 <= len(pairs) and counts.max() > 64  # groups span problems and random words
+    k = rng.integers(0, counts + 1, size=(25, len(rows)))
+    masks = np.zeros((25, pairs.shape[0]), dtype=bool)
+    for r in range(25):  # swap the first k[r, g] pairs of each group g
+        for g in range(len(rows)):
+            masks[r, np.flatnonzero(inverse.ravel() == g)[: k[r, g]]] = True
+    want = _relabelled(cal.auroc, [q_r, y_r], [q_t, y_t], masks.reshape(25, *q_r.shape), vectorized=True)
+    np.testing.assert_allclose(route.t_star(k), want, rtol=1e-12, atol=1e-12)
+    t_star = route(np.random.default_rng(0), 4000)  # counts of several words summed per group
+    assert np.isfinite(t_star).all() and abs(t_star.mean()) < 5 * t_star.std() / np.sqrt(4000)  # symmetric about 0
+
+
+def test_repeated_pairs_p_matches_exact_enumeration():
+    from offtarget.metrics.calibration_resampling import RepeatedPairs
+
+    class Repeated:  # AUROC whose relabellings always take the repeated-pairs route
+        def __call__(self, q, y):
+            return cal.auroc(q, y)
+
+        def relabelling(self, ref, tuned, unit):
+            return RepeatedPairs.of(*ref, *tuned)
+
+    ref, tuned = repeated_arms(np.random.default_rng(22), problems=2, samples=8)  # 16 pairs in 4 groups, p ≈ 0.055
+    assert RepeatedPairs.of(*ref, *tuned) is not None
+    exact = exact_p(cal.auroc, ref, tuned)
+    r = permutation_test(ref, tuned, Repeated(), vectorized=True, seed=1, n_permutations=DRAWS, stop_after_hits=None)
+    assert r.p_value is not None and within_mc(r.p_value, exact), (r.p_value, exact)

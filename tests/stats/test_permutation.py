@@ -146,7 +146,7 @@ def test_shapes_must_match():
 
 def test_few_distinct_rows_decides_as_the_exact_unique():
     """The projection check only skips the exact unique where it could not group anyway."""
-    from offtarget.stats.permutation import _GROUPED_BELOW, _few_distinct
+    from offtarget.stats.permutation import _GROUPED_BELOW, _GROUPED_BELOW_WIDE, _few_distinct
 
     rng = np.random.default_rng(5)
     grid = rng.integers(-1, 2, size=(400, 3)).astype(float)  # 0/±1 rows: at most 27 distinct
@@ -160,3 +160,7 @@ def test_few_distinct_rows_decides_as_the_exact_unique():
         base = rng.random((distinct, 2))
         data = base[np.arange(400) % distinct]
         assert (_few_distinct(data)[1] is not None) == (distinct * _GROUPED_BELOW <= 400)
+    for distinct in (199, 200, 201):  # 21 sums (no byte tables): grouped up to half as many distinct rows
+        base = rng.random((distinct, 21))
+        data = base[np.arange(400) % distinct]
+        assert (_few_distinct(data)[1] is not None) == (distinct * _GROUPED_BELOW_WIDE <= 400)
