@@ -164,13 +164,15 @@ class BatchedAuroc:
                 in_tuned = np.take(m, neg_unit, axis=1) ^ neg_tuned  # wrong answers in the relabelled tuned
                 cum = np.zeros((m.shape[0], n_neg_all + 1), dtype=counts)
                 _cumsum(in_tuned, cum[:, 1:])
-                right = np.take(m, pos_unit, axis=1) ^ pos_tuned
-                score = cum[:, lo].astype(np.int32)
-                score = score + cum[:, hi] if ties else score * 2
-                twice_u = (right * score).sum(1, dtype=np.int64)
+                right = (np.take(m, pos_unit, axis=1) ^ pos_tuned).view(np.uint8)
+                score = np.take(cum, lo, axis=1)  # wrong answers below each correct one (twice, with ties: + end)
+                if ties:
+                    score = score.astype(np.int32) + np.take(cum, hi, axis=1)
+                twice = 1 if ties else 2
+                twice_u = twice * np.einsum("ij,ij->i", right, score, dtype=np.int64)
                 n_pos, n_neg = right.sum(1, dtype=np.int64), cum[:, -1].astype(np.int64)
                 # the relabelled reference holds the rest: its counts are the totals minus these
-                twice_u_c = score_all.sum() - right @ score_all - score.sum(1, dtype=np.int64) + twice_u
+                twice_u_c = score_all.sum() - right @ score_all - twice * score.sum(1, dtype=np.int64) + twice_u
                 tuned_auc = _ratio(twice_u / 2, (n_pos * n_neg).astype(float))
                 ref_auc = _ratio(twice_u_c / 2, ((n_pos_all - n_pos) * (n_neg_all - n_neg)).astype(float))
                 out[s : s + m.shape[0]] = tuned_auc - ref_auc
