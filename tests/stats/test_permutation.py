@@ -146,21 +146,21 @@ def test_shapes_must_match():
 
 def test_few_distinct_rows_decides_as_the_exact_unique():
     """The projection check only skips the exact unique where it could not group anyway."""
-    from offtarget.stats.permutation import _GROUPED_BELOW, _GROUPED_BELOW_WIDE, _few_distinct
+    from offtarget.stats.permutation import _GROUPED_BELOW, _GROUPED_BELOW_WIDE, few_distinct
 
     rng = np.random.default_rng(5)
     grid = rng.integers(-1, 2, size=(400, 3)).astype(float)  # 0/±1 rows: at most 27 distinct
-    rows, counts = _few_distinct(grid)
+    rows, counts = few_distinct(grid)
     want_rows, want_counts = np.unique(grid, axis=0, return_counts=True)
     assert np.array_equal(rows, want_rows) and np.array_equal(counts, want_counts)
     continuous = rng.random((400, 21))
-    rows, counts = _few_distinct(continuous)
+    rows, counts = few_distinct(continuous)
     assert counts is None and rows is continuous
     for distinct in (99, 100, 101):  # 400 rows: grouped up to 100 distinct (1 / _GROUPED_BELOW of them)
         base = rng.random((distinct, 2))
         data = base[np.arange(400) % distinct]
-        assert (_few_distinct(data)[1] is not None) == (distinct * _GROUPED_BELOW <= 400)
+        assert (few_distinct(data)[1] is not None) == (distinct * _GROUPED_BELOW <= 400)
     for distinct in (199, 200, 201):  # 21 sums (no byte tables): grouped up to half as many distinct rows
         base = rng.random((distinct, 21))
         data = base[np.arange(400) % distinct]
-        assert (_few_distinct(data)[1] is not None) == (distinct * _GROUPED_BELOW_WIDE <= 400)
+        assert (few_distinct(data)[1] is not None) == (distinct * _GROUPED_BELOW_WIDE <= 400)

@@ -249,13 +249,10 @@ class RepeatedPairs:
             return np.where(np.isfinite(q), q, -1.0).reshape(-1), (y.reshape(-1) == 1).astype(float)
 
         (a, b), (c, d) = side(q_r, y_r), side(q_t, y_t)
-        pairs = np.column_stack([a, b, c, d])
-        if np.unique((pairs * np.array([1.0, 0.5, np.pi, 0.25])).sum(1)).size * _REPEATS_BELOW > len(pairs):
-            return None  # a projection never has more distinct values than the rows: skip the exact unique
-        rows, counts = np.unique(pairs, axis=0, return_counts=True)
-        if rows.shape[0] * _REPEATS_BELOW > len(pairs):
-            return None
-        return cls(rows, counts)
+        from offtarget.stats.permutation import few_distinct
+
+        rows, counts = few_distinct(np.column_stack([a, b, c, d]), _REPEATS_BELOW)
+        return None if counts is None else cls(rows, counts)
 
     def __call__(self, rng: np.random.Generator, b: int) -> np.ndarray:
         from offtarget.stats.coins import binomial_halves

@@ -197,7 +197,7 @@ class SumsRelabelling:
         self.s_ref, self.s_tun = c_ref.sum(0), c_tun.sum(0)
         delta = c_ref - c_tun
         delta = delta[np.any(delta != 0, axis=1)]
-        rows, counts = _few_distinct(delta)
+        rows, counts = few_distinct(delta)
         grouped = counts is not None
         self.rows = rows if grouped else delta
         self.counts = counts if grouped else None
@@ -223,16 +223,17 @@ class SumsRelabelling:
         return self.from_sums(self.s_tun + shift) - self.from_sums(self.s_ref - shift)
 
 
-def _few_distinct(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(distinct rows, their counts) when ``delta`` has at most 1 / :data:`_GROUPED_BELOW` (with
-    more sums than byte tables take, 1 / :data:`_GROUPED_BELOW_WIDE`) as many distinct rows as
-    rows, else (``delta``, None). Continuous values without repeats would pay for an exact
-    lexicographic ``unique`` ten times what is checked first: the distinct values of one fixed
-    random projection of the rows, never more than the distinct rows (equal rows project
+def few_distinct(delta: np.ndarray, below: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(distinct rows, their counts) when ``delta`` has at most 1 / ``below`` as many distinct rows
+    as rows, else (``delta``, None); ``below`` defaults to :data:`_GROUPED_BELOW` (with more sums
+    than byte tables take, :data:`_GROUPED_BELOW_WIDE`). Continuous values without repeats would pay
+    for an exact lexicographic ``unique`` ten times what is checked first: the distinct values of
+    one fixed random projection of the rows, never more than the distinct rows (equal rows project
     equally: the same products summed the same way)."""
     if not len(delta):
         return delta, None
-    below = _GROUPED_BELOW if delta.shape[1] <= TABLE_COLUMNS else _GROUPED_BELOW_WIDE
+    if below is None:
+        below = _GROUPED_BELOW if delta.shape[1] <= TABLE_COLUMNS else _GROUPED_BELOW_WIDE
     direction = np.random.default_rng(0x9e37).standard_normal(delta.shape[1])
     if np.unique((delta * direction).sum(1)).size * below > delta.shape[0]:
         return delta, None
