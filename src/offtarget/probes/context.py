@@ -74,15 +74,7 @@ class AuditContext:
 
     def checkpoint(self, name: str):
         """The loaded :class:`~offtarget.models.loading.Checkpoint` (reference kept, others swapped)."""
-        from offtarget.models.loading import load_checkpoint
-
-        if name not in self._loaded:
-            path = self.checkpoint_path(name)
-            for other in [k for k in self._loaded if k != self.reference]:
-                del self._loaded[other]
-            s = self.settings
-            self._loaded[name] = load_checkpoint(path, name, s.device, s.dtype, s.trust_remote_code)
-        return self._loaded[name]
+        return self._loaded[name] if name in self._loaded else self.checkpoints([name])[0]
 
     def checkpoints(self, names: list[str]) -> list:
         """Several loaded checkpoints at once (with the reference, the others unloaded first), for a
